@@ -1,0 +1,3 @@
+from keras_segen.cli import main
+
+raise SystemExit(main())

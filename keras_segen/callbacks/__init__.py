@@ -1,0 +1,1 @@
+"""Keras callbacks for side effects during training: overlays, sample grids, safety."""

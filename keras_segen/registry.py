@@ -1,0 +1,73 @@
+"""Architecture registry: name -> functional builder, filled by a decorator at import.
+
+Builders know nothing about weights or the zoo; they take keyword arguments and return
+an (unbuilt-weights) ``keras.Model``.
+"""
+import dataclasses
+import difflib
+import importlib
+from typing import Callable
+
+TASKS = ("segmentation", "generation", "classification")
+
+# Sub-packages whose import registers their builders.
+_BUILDER_PACKAGES = (
+    "keras_segen.segmentation",
+    "keras_segen.generation",
+    "keras_segen.classification",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+    name: str
+    task: str
+    builder: Callable
+    description: str
+
+
+_REGISTRY: dict[str, Architecture] = {}
+
+
+def register_architecture(name: str, *, task: str, description: str = ""):
+    """Decorator: ``@register_architecture("unet", task="segmentation")``."""
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+
+    def decorator(builder):
+        if name in _REGISTRY and _REGISTRY[name].builder is not builder:
+            raise ValueError(f"architecture {name!r} is already registered")
+        doc = description or (builder.__doc__ or "").strip().split("\n")[0]
+        _REGISTRY[name] = Architecture(name, task, builder, doc)
+        return builder
+
+    return decorator
+
+
+def _ensure_loaded():
+    for package in _BUILDER_PACKAGES:
+        importlib.import_module(package)
+
+
+def get_architecture(name: str) -> Architecture:
+    _ensure_loaded()
+    if name not in _REGISTRY:
+        close = difflib.get_close_matches(name, _REGISTRY, n=3, cutoff=0.4)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise KeyError(
+            f"unknown architecture {name!r}.{hint} "
+            f"Known: {', '.join(sorted(_REGISTRY))}"
+        )
+    return _REGISTRY[name]
+
+
+def build(arch: str, **kwargs):
+    """Build architecture ``arch`` with builder keyword arguments ``kwargs``."""
+    return get_architecture(arch).builder(**kwargs)
+
+
+def list_architectures(task: str | None = None) -> list[str]:
+    _ensure_loaded()
+    if task is not None and task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    return sorted(n for n, a in _REGISTRY.items() if task in (None, a.task))
