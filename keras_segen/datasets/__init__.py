@@ -3,6 +3,8 @@
 Segmentation sets yield ``(image float32 [0,1] HxWx3, mask int32 HxW)``; generation
 sets yield what their models consume (see each module).
 """
+import importlib
+
 from keras_segen.datasets.info import IGNORE_LABEL, DatasetInfo
 from keras_segen.datasets.pipeline import make_pipeline
 from keras_segen.datasets import augment  # noqa: F401
@@ -10,20 +12,17 @@ from keras_segen.datasets import augment  # noqa: F401
 SPLITS = ("train", "val", "test")
 
 
-def _loaders():
-    # Imported lazily: each module pulls its own heavy dependencies.
-    from keras_segen.datasets import bluemarble, fashion_mnist, folders
-
-    return {
-        "bluemarble": bluemarble.load,
-        "bluemarble_pairs": bluemarble.load_pairs,
-        "fashion_mnist": fashion_mnist.load,
-        "folders": folders.load,
-    }
+# name -> (module, function); modules are imported on use, each pulls its own dependencies.
+_LOADERS = {
+    "bluemarble": ("bluemarble", "load"),
+    "bluemarble_pairs": ("bluemarble", "load_pairs"),
+    "fashion_mnist": ("fashion_mnist", "load"),
+    "folders": ("folders", "load"),
+}
 
 
 def list_datasets() -> list[str]:
-    return sorted(_loaders()) + ["tfds:<name>"]
+    return sorted(_LOADERS) + ["tfds:<name>"]
 
 
 def load(name: str, split: str = "train", **options):
@@ -38,10 +37,11 @@ def load(name: str, split: str = "train", **options):
         from keras_segen.datasets import tfds_source
 
         return tfds_source.load(name[len("tfds:"):], split, **options)
-    loaders = _loaders()
-    if name not in loaders:
+    if name not in _LOADERS:
         raise KeyError(f"unknown dataset {name!r}; known: {', '.join(list_datasets())}")
-    return loaders[name](split=split, **options)
+    module_name, function = _LOADERS[name]
+    module = importlib.import_module(f"keras_segen.datasets.{module_name}")
+    return getattr(module, function)(split=split, **options)
 
 
 __all__ = ["DatasetInfo", "IGNORE_LABEL", "SPLITS", "list_datasets", "load", "make_pipeline"]

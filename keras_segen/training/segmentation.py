@@ -1,0 +1,189 @@
+"""Train a segmentation recipe: data -> model -> fit (checkpoint, resume, logs, overlays)
+-> evaluate the best checkpoint on the held-out splits -> metrics.json.
+
+Output folder layout::
+
+    OUT/model.keras      best checkpoint by validation mean IoU
+    OUT/history.csv      one row per epoch (appended across resumed runs)
+    OUT/metrics.json     test/val metrics of model.keras, timings, versions, the recipe
+    OUT/overlays/        image | truth | prediction strips for fixed val tiles per epoch
+    OUT/logs/            TensorBoard
+    OUT/backup/          BackupAndRestore state while a run is unfinished
+"""
+import csv
+import json
+import os
+import pathlib
+import platform
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_segen import callbacks as segen_callbacks
+from keras_segen import datasets, losses, metrics, registry
+from keras_segen.datasets.augment import JointAugment
+from keras_segen.evaluation import evaluate_segmentation, format_table
+from keras_segen.training.io import write_json_atomic
+from keras_segen.training.precision import precision_policy
+
+_LOSSES = {
+    "cross_entropy": losses.SparseCrossEntropy,
+    "dice": losses.DiceLoss,
+    "focal": losses.FocalLoss,
+    "jaccard": losses.JaccardLoss,
+    "tversky": losses.TverskyLoss,
+}
+
+
+class TrainingFailed(RuntimeError):
+    """Training stopped on a bad state (e.g. NaN loss); the message says where."""
+
+
+def build_loss(spec, class_weights=None):
+    """``[["cross_entropy", 1.0], ["dice", 0.5]]`` -> a Keras loss object."""
+    parts, weights = [], []
+    for name, weight in spec:
+        if name not in _LOSSES:
+            raise ValueError(f"unknown loss {name!r}; choose from {sorted(_LOSSES)}")
+        kwargs = {"class_weights": class_weights} if name == "cross_entropy" else {}
+        parts.append(_LOSSES[name](**kwargs))
+        weights.append(float(weight))
+    if len(parts) == 1 and weights[0] == 1.0:
+        return parts[0]
+    return losses.CombinedLoss(losses=parts, weights=weights)
+
+
+def segmentation_metrics(class_names):
+    num_classes = len(class_names)
+    found = [
+        metrics.PixelAccuracy(num_classes=num_classes, name="pixel_accuracy"),
+        metrics.MeanIoU(num_classes=num_classes, name="mean_iou"),
+    ]
+    found += [
+        metrics.PerClassIoU(num_classes=num_classes, class_id=k, name=f"iou_{name}")
+        for k, name in enumerate(class_names)
+    ]
+    return found
+
+
+def _best_so_far(history_path: pathlib.Path, monitor: str):
+    """Best monitored value in an earlier (interrupted) run's history, for resuming."""
+    if not history_path.is_file():
+        return None
+    with history_path.open() as handle:
+        values = [float(row[monitor]) for row in csv.DictReader(handle) if row.get(monitor)]
+    return max(values) if values else None
+
+
+def _overlay_tiles(val_ds, count):
+    """The first ``count`` val tiles holding at least two classes (the interesting ones)."""
+    images, masks = [], []
+    for image, mask in val_ds.as_numpy_iterator():
+        if len(np.unique(mask)) >= 2:
+            images.append(image)
+            masks.append(mask)
+        if len(images) == count:
+            break
+    return np.stack(images), np.stack(masks)
+
+
+def train_segmentation(recipe: dict, out_dir, *, verbose: int = 2) -> dict:
+    """Run ``recipe`` into ``out_dir``; returns the metrics dict also written to
+    ``out_dir/metrics.json``. Re-running with the same ``out_dir`` after an
+    interruption resumes from the last finished epoch."""
+    out = pathlib.Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    train_cfg = recipe["train"]
+    data_cfg = recipe["dataset"]
+    seed = int(train_cfg.get("seed", 0))
+    keras.utils.set_random_seed(seed)
+    started = time.time()
+
+    options = dict(data_cfg.get("options", {}))
+    train_ds, info = datasets.load(
+        data_cfg["name"], "train", **options, **data_cfg.get("train_options", {}), seed=seed
+    )
+    val_ds, _ = datasets.load(data_cfg["name"], data_cfg.get("val_split", "val"), **options)
+    class_names = info.class_names
+    augment = JointAugment.from_config(train_cfg["augment"]) if train_cfg.get("augment") else None
+    batch_size = int(train_cfg["batch_size"])
+    train_pipe = datasets.make_pipeline(
+        train_ds, batch_size=batch_size, training=True, augment=augment, seed=seed
+    )
+    val_pipe = datasets.make_pipeline(val_ds, batch_size=batch_size, training=False)
+    steps = train_cfg.get("steps_per_epoch")
+    if steps:
+        train_pipe = train_pipe.repeat()
+
+    class_weights = None
+    if train_cfg.get("class_weighting"):
+        counts = losses.class_frequencies(train_ds, len(class_names))
+        class_weights = losses.class_weights_from_frequencies(
+            counts, method=train_cfg["class_weighting"]
+        ).tolist()
+
+    with precision_policy(train_cfg.get("precision", "float32")):
+        model = registry.build(recipe["arch"], **recipe["kwargs"])
+        model.compile(
+            optimizer=keras.optimizers.AdamW(
+                learning_rate=float(train_cfg.get("learning_rate", 1e-3)),
+                weight_decay=float(train_cfg.get("weight_decay", 0.0)),
+            ),
+            loss=build_loss(train_cfg.get("loss", [["cross_entropy", 1.0]]), class_weights),
+            metrics=segmentation_metrics(class_names),
+        )
+        monitor = "val_mean_iou"
+        nan_guard = segen_callbacks.StopOnNaN()
+        overlay_images, overlay_masks = _overlay_tiles(val_ds, int(train_cfg.get("overlay_tiles", 6)))
+        callback_list = [
+            keras.callbacks.BackupAndRestore(str(out / "backup")),
+            keras.callbacks.ModelCheckpoint(
+                str(out / "model.keras"), monitor=monitor, mode="max", save_best_only=True,
+                initial_value_threshold=_best_so_far(out / "history.csv", monitor),
+            ),
+            keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
+            keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False),
+            segen_callbacks.SegmentationOverlay(
+                overlay_images, overlay_masks, info.palette, str(out / "overlays")
+            ),
+            nan_guard,
+        ]
+        budget = train_cfg.get("time_budget_s")
+        if budget:
+            callback_list.append(segen_callbacks.TimeBudget(float(budget)))
+        fit_started = time.time()
+        history = model.fit(
+            train_pipe, validation_data=val_pipe, epochs=int(train_cfg["epochs"]),
+            steps_per_epoch=steps, callbacks=callback_list, verbose=verbose,
+        )
+        fit_seconds = time.time() - fit_started
+        if nan_guard.reason:
+            raise TrainingFailed(
+                f"{nan_guard.reason}. The best checkpoint so far is kept in {out / 'model.keras'}"
+            )
+        if not (out / "model.keras").is_file():  # e.g. the budget ended before one epoch
+            model.save(out / "model.keras")
+        best = keras.saving.load_model(out / "model.keras")
+
+    results = {"recipe": recipe, "class_names": class_names}
+    for split in (data_cfg.get("test_split", "test"), data_cfg.get("val_split", "val")):
+        split_ds, _ = datasets.load(data_cfg["name"], split, **options)
+        results[f"{data_cfg['name']}/{split}"] = evaluate_segmentation(best, split_ds, class_names)
+    results["trained_with"] = {
+        "seed": seed,
+        "epochs_run_this_session": len(history.history.get("loss", [])),
+        "fit_seconds_this_session": round(fit_seconds, 1),
+        "wall_seconds_this_session": round(time.time() - started, 1),
+        "num_params": int(best.count_params()),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "python": platform.python_version(),
+        "hardware": f"{platform.machine()} {os.cpu_count()} CPUs, {platform.processor() or 'cpu'}",
+    }
+    write_json_atomic(out / "metrics.json", results)
+    if verbose:
+        test_key = f"{data_cfg['name']}/{data_cfg.get('test_split', 'test')}"
+        print(format_table(results[test_key], title=f"{recipe['name']} on {test_key}"))
+    return results
