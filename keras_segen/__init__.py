@@ -5,7 +5,11 @@ _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from keras_segen.registry import build, list_architectures  # noqa: E402
-from keras_segen import callbacks, datasets, losses, metrics  # noqa: E402
+from keras_segen import callbacks, datasets, layers, losses, metrics  # noqa: E402
+
+# Import every architecture so its custom layers and models are registered with Keras
+# before any ``.keras`` file is loaded.
+from keras_segen import classification, generation, segmentation  # noqa: E402,F401
 
 __version__ = "0.1.0"
 
@@ -14,6 +18,7 @@ __all__ = [
     "list_architectures",
     "callbacks",
     "datasets",
+    "layers",
     "losses",
     "metrics",
 ]

@@ -34,7 +34,7 @@ def summarize_confusion(confusion: np.ndarray, class_names) -> dict:
     }
 
 
-def evaluate_segmentation(model, dataset, class_names, *, batch_size=32,
+def evaluate_segmentation(model, dataset, class_names, *, batch_size=64,
                           ignore_label=IGNORE_LABEL) -> dict:
     """Evaluate ``model`` (logits [N,H,W,C]) on an unbatched or batched dataset of
     ``(image, mask)``. Returns the dict of ``summarize_confusion``."""
@@ -42,15 +42,20 @@ def evaluate_segmentation(model, dataset, class_names, *, batch_size=32,
     if dataset.element_spec[0].shape.rank == 3:
         dataset = dataset.batch(batch_size)
     dataset = dataset.prefetch(tf.data.AUTOTUNE)
+    predicted_classes = model.outputs[0].shape[-1] if model.outputs else None
+    if predicted_classes not in (None, num_classes):
+        raise ValueError(
+            f"the model predicts {predicted_classes} classes but the dataset has "
+            f"{num_classes} ({', '.join(class_names)})"
+        )
     metric = ConfusionMatrixMetric(num_classes=num_classes, ignore_label=ignore_label)
+
+    @tf.function(reduce_retracing=True)  # one graph for model + confusion update
+    def update(images, masks):
+        metric.update_state(masks, model(images, training=False))
+
     for images, masks in dataset:
-        logits = model(images, training=False)
-        if logits.shape[-1] != num_classes:
-            raise ValueError(
-                f"the model predicts {logits.shape[-1]} classes but the dataset has "
-                f"{num_classes} ({', '.join(class_names)})"
-            )
-        metric.update_state(masks, logits)
+        update(images, masks)
     return summarize_confusion(np.asarray(metric.confusion_matrix()), class_names)
 
 

@@ -78,14 +78,21 @@ def _best_so_far(history_path: pathlib.Path, monitor: str):
 
 
 def _overlay_tiles(val_ds, count):
-    """The first ``count`` val tiles holding at least two classes (the interesting ones)."""
-    images, masks = [], []
+    """``count`` fixed val tiles worth looking at: half from tiles holding every class,
+    the rest spread evenly over the tiles holding at least two."""
+    mixed, complete = [], []
     for image, mask in val_ds.as_numpy_iterator():
-        if len(np.unique(mask)) >= 2:
-            images.append(image)
-            masks.append(mask)
-        if len(images) == count:
-            break
+        present = len(np.unique(mask))
+        if present >= 2:
+            mixed.append((image, mask))
+        if present >= 3:
+            complete.append((image, mask))
+    chosen = complete[:: max(1, len(complete) // max(1, count // 2))][: count // 2]
+    rest = count - len(chosen)
+    chosen += mixed[:: max(1, len(mixed) // max(1, rest))][:rest]
+    if not chosen:
+        raise ValueError("the validation split holds no tile with two or more classes")
+    images, masks = zip(*chosen)
     return np.stack(images), np.stack(masks)
 
 
@@ -156,7 +163,7 @@ def train_segmentation(recipe: dict, out_dir, *, verbose: int = 2) -> dict:
         fit_started = time.time()
         history = model.fit(
             train_pipe, validation_data=val_pipe, epochs=int(train_cfg["epochs"]),
-            steps_per_epoch=steps, callbacks=callback_list, verbose=verbose,
+            steps_per_epoch=steps, callbacks=callback_list, verbose=verbose, shuffle=False,
         )
         fit_seconds = time.time() - fit_started
         if nan_guard.reason:

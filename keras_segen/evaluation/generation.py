@@ -1,0 +1,417 @@
+"""Generative-model evaluation: the numbers that go on the generation zoo cards.
+
+What is measured depends on the kind of model (``model_kind``):
+
+* ``"gan"`` (``generate``, no encoder; DCGAN, WGAN-GP, cGAN): ``fid``, ``kid``,
+  ``kid_std``, ``inception_score`` (+ ``_std``) of N generated images against the real
+  held-out images, on the features of the zoo's Fashion-MNIST classifier
+  (``zoo/artifacts/fashion_classifier/model.keras``; no Inception weights exist
+  offline, so values compare with each other, not with published FIDs). A conditional
+  model is asked for every class in turn and also gets ``classifier_accuracy``: how
+  often the classifier recognises the requested class in the generated image (and
+  ``real_classifier_accuracy``, the same classifier on the real images, for scale).
+* ``"vae"`` (``encode``/``reconstruct``; VAE, CVAE): ``psnr`` and ``ssim`` of the
+  reconstructions of the held-out images, ``fid``/``kid`` of those reconstructions
+  against the originals, and ``sample_fid``/``sample_kid``/``sample_inception_score``
+  of images decoded from the prior (plus ``sample_classifier_accuracy`` for a CVAE).
+  Without a classifier only ``psnr``/``ssim`` are given (``notes`` says why).
+* ``"pix2pix"`` (``translate``): ``psnr``/``ssim`` of the translated held-out
+  conditions against the real tiles, and ``fid``/``kid`` on features of a trained
+  **Blue Marble segmentation U-Net** (``zoo/artifacts/unet_bluemarble/model.keras``,
+  its bottleneck activations averaged over space). The Fashion classifier knows
+  nothing about satellite imagery, and a U-Net trained on real tiles responds to what
+  makes them look real (coast lines, vegetation, ice). The same U-Net also segments the
+  outputs: ``fcn_mean_iou`` / ``fcn_pixel_accuracy`` against the condition masks (the
+  "FCN-score" of the pix2pix paper), next to ``fcn_mean_iou_real`` on the real tiles
+  (the ceiling). Without that U-Net these metrics are None and ``notes`` says why.
+
+``GenerationEvaluator`` embeds the real data once and evaluates any number of models
+against it (the trained one, an untrained baseline) plus the real-vs-real floor;
+``evaluate_generator`` is the one-call form.
+"""
+import pathlib
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_segen.evaluation.segmentation import summarize_confusion
+from keras_segen.metrics.distribution import (
+    FeatureExtractor,
+    fid_from_features,
+    inception_score,
+    kid_from_features,
+)
+from keras_segen.metrics.image_quality import PSNR, SSIM
+from keras_segen.paths import artifacts_dir
+
+KINDS = ("gan", "vae", "pix2pix")
+CLASSIFIER_NAME = "fashion_classifier"
+SEGMENTER_NAME = "unet_bluemarble"
+SEGMENTER_FEATURE_LAYER = "bottleneck_2_relu"
+# The value range each kind's training data has (what its recipe's dataset yields).
+DATA_RANGES = {"gan": (-1.0, 1.0), "vae": (0.0, 1.0), "pix2pix": (-1.0, 1.0)}
+
+
+def model_kind(model) -> str:
+    """``"pix2pix"``, ``"vae"`` or ``"gan"`` from the methods ``model`` has."""
+    if callable(getattr(model, "translate", None)):
+        return "pix2pix"
+    if callable(getattr(model, "reconstruct", None)) and callable(getattr(model, "encode", None)):
+        return "vae"
+    if callable(getattr(model, "generate", None)):
+        return "gan"
+    raise TypeError(
+        f"{getattr(model, 'name', type(model).__name__)!r} is not a generative model: it has "
+        "none of translate() (pix2pix), encode()/reconstruct() (VAE) or generate() (GAN)"
+    )
+
+
+def default_classifier_path() -> pathlib.Path:
+    return artifacts_dir() / CLASSIFIER_NAME / "model.keras"
+
+
+def default_segmenter_path() -> pathlib.Path:
+    return artifacts_dir() / SEGMENTER_NAME / "model.keras"
+
+
+def feature_classifier(classifier=None) -> FeatureExtractor:
+    """A ``FeatureExtractor`` reading images in [0, 1] from a classifier given as a
+    ``FeatureExtractor``, a ``keras.Model``, a ``.keras`` path, or None (the zoo's
+    Fashion-MNIST classifier; FileNotFoundError says how to make it when missing)."""
+    if isinstance(classifier, FeatureExtractor):
+        return classifier
+    if classifier is None:
+        classifier = default_classifier_path()
+        if not classifier.is_file():
+            raise FileNotFoundError(
+                f"FID/KID/IS need the zoo's Fashion-MNIST feature classifier, and "
+                f"{classifier} is missing; train it with: python "
+                "scripts/train_feature_classifier.py (or pass classifier=)"
+            )
+    return FeatureExtractor(classifier, input_range=(0.0, 1.0))
+
+
+def segmentation_features(segmenter=None, feature_layer=SEGMENTER_FEATURE_LAYER):
+    """``keras.Model`` mapping images in [0, 1] to ``[pooled features, logits]``.
+
+    ``segmenter`` is a segmentation ``keras.Model``, a ``.keras`` path, or None (the
+    zoo's ``unet_bluemarble``; FileNotFoundError when missing). The features are the
+    spatial mean of ``feature_layer``'s activations.
+    """
+    if segmenter is None:
+        segmenter = default_segmenter_path()
+        if not segmenter.is_file():
+            raise FileNotFoundError(
+                f"pix2pix FID and FCN-score use the zoo's Blue Marble U-Net, and {segmenter} "
+                f"is missing; train it with: keras-segen train {SEGMENTER_NAME} --out "
+                f"zoo/artifacts/{SEGMENTER_NAME} (or pass segmenter=)"
+            )
+    if not isinstance(segmenter, keras.Model):
+        segmenter = keras.saving.load_model(segmenter)
+    try:
+        activations = segmenter.get_layer(feature_layer).output
+    except ValueError:
+        raise ValueError(
+            f"segmenter {segmenter.name!r} has no layer {feature_layer!r} to take features "
+            "from; pass feature_layer= (a 4-D activation, e.g. the U-Net bottleneck)"
+        ) from None
+    if len(activations.shape) != 4:
+        raise ValueError(
+            f"feature layer {feature_layer!r} gives shape {activations.shape}; expected a "
+            "feature map [N, H, W, C]"
+        )
+    pooled = keras.layers.GlobalAveragePooling2D(name="pooled_features")(activations)
+    return keras.Model(segmenter.inputs[0], [pooled, segmenter.outputs[0]],
+                       name=f"{segmenter.name}_features")
+
+
+def collect(data, limit=None, batch_size=256):
+    """``(first, second)`` numpy arrays from a dataset of pairs (batched or not), a tuple
+    of arrays, or an array of images (``second`` is then None); at most ``limit`` rows."""
+    if isinstance(data, tf.data.Dataset):
+        spec = data.element_spec
+        first_spec = spec[0] if isinstance(spec, (tuple, list)) else spec
+        if first_spec.shape.rank == 3:  # unbatched [H, W, C]
+            data = data.batch(batch_size)
+        firsts, seconds, count = [], [], 0
+        for element in data.as_numpy_iterator():
+            first = element[0] if isinstance(element, tuple) else element
+            firsts.append(first)
+            if isinstance(element, tuple) and len(element) > 1:
+                seconds.append(element[1])
+            count += len(first)
+            if limit is not None and count >= limit:
+                break
+        if not firsts:
+            raise ValueError("the evaluation dataset is empty")
+        first = np.concatenate(firsts)
+        second = np.concatenate(seconds) if seconds else None
+    elif isinstance(data, (tuple, list)):
+        first = np.asarray(data[0])
+        second = np.asarray(data[1]) if len(data) > 1 and data[1] is not None else None
+    else:
+        first, second = np.asarray(data), None
+    if limit is not None:
+        first = first[:limit]
+        second = None if second is None else second[:limit]
+    if first.ndim != 4:
+        raise ValueError(f"evaluation images must be [N, H, W, C], got shape {first.shape}")
+    if second is not None and len(second) != len(first):
+        raise ValueError(f"{len(first)} images but {len(second)} labels/targets")
+    return first.astype(np.float32) if first.dtype.kind == "f" else first, second
+
+
+def to_unit_range(images, value_range):
+    """Images in ``value_range`` -> float32 in [0, 1] (uint8 images are read as 0..255)."""
+    images = np.asarray(images)
+    low, high = (0.0, 255.0) if images.dtype.kind in "iu" else value_range
+    return np.clip((images.astype(np.float32) - low) / (high - low), 0.0, 1.0)
+
+
+class GenerationEvaluator:
+    """Evaluate generative models of one ``kind`` against fixed held-out data.
+
+    Args:
+        data: held-out data: ``(images, labels)`` for GANs and VAEs, ``(conditions,
+            targets)`` for pix2pix -- a ``tf.data.Dataset`` (batched or not) or a tuple
+            of numpy arrays (labels may be None for unconditional models).
+        kind: ``"gan"``, ``"vae"`` or ``"pix2pix"`` (see ``model_kind``).
+        data_range: value range of the images / targets in ``data``; default: what that
+            kind's recipes train on (``DATA_RANGES``).
+        classifier: for GANs and VAEs (see ``feature_classifier``); ``False`` skips the
+            feature metrics.
+        segmenter: for pix2pix (see ``segmentation_features``); ``False`` skips FID and
+            FCN-score.
+        num_real: use at most this many held-out examples.
+        class_names: names for per-class accuracies (default: the class indices).
+        kid_subset_size, kid_subsets: KID's subsets (capped at the number of images).
+        seed: seeds generation and KID's subset draws.
+    """
+
+    def __init__(self, data, *, kind, data_range=None, classifier=None, segmenter=None,
+                 num_real=None, class_names=None, batch_size=256, kid_subset_size=1000,
+                 kid_subsets=100, seed=0):
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        self.kind = kind
+        self.data_range = tuple(data_range or DATA_RANGES[kind])
+        self.batch_size = int(batch_size)
+        self.kid_subset_size = int(kid_subset_size)
+        self.kid_subsets = int(kid_subsets)
+        self.seed = int(seed)
+        self.class_names = class_names
+        self.notes = []
+        first, second = collect(data, num_real, self.batch_size)
+        if kind == "pix2pix":
+            if second is None:
+                raise ValueError("pix2pix evaluation data must be (conditions, targets) pairs")
+            self.conditions = first.astype(np.float32)
+            self.real = to_unit_range(second, self.data_range)
+            self.labels = None
+        else:
+            self.real = to_unit_range(first, self.data_range)
+            self.labels = None if second is None else np.asarray(second).reshape(-1)
+        self.extractor = self.features_model = None
+        try:
+            if kind == "pix2pix" and segmenter is not False:
+                self.features_model = segmentation_features(segmenter)
+            elif kind != "pix2pix" and classifier is not False:
+                self.extractor = feature_classifier(classifier)
+        except FileNotFoundError as err:
+            if kind == "gan":
+                raise  # a GAN has nothing else to report
+            self.notes.append(f"feature metrics skipped: {err}")
+        self._real_embedding = None
+
+    # ------------------------------------------------------------------ embeddings
+    def embed(self, images01):
+        """``(features, probabilities or logits)`` of images in [0, 1]."""
+        if self.features_model is not None:
+            features, logits = [], []
+            for start in range(0, len(images01), self.batch_size):
+                f, z = self.features_model(images01[start:start + self.batch_size],
+                                           training=False)
+                features.append(np.asarray(f, np.float64))
+                logits.append(np.asarray(z, np.float32))
+            return np.concatenate(features), np.concatenate(logits)
+        low, high = self.extractor.input_range
+        return self.extractor.predict(images01 * (high - low) + low)
+
+    @property
+    def real_embedding(self):
+        if self._real_embedding is None:
+            self._real_embedding = self.embed(self.real)
+        return self._real_embedding
+
+    @property
+    def has_features(self):
+        return self.extractor is not None or self.features_model is not None
+
+    def distances(self, images01, prefix=""):
+        """FID and KID of ``images01`` against the held-out images."""
+        real_features, _ = self.real_embedding
+        features, outputs = self.embed(images01)
+        kid, kid_std = kid_from_features(real_features, features, self.kid_subsets,
+                                         self.kid_subset_size, self.seed)
+        scores = {f"{prefix}fid": fid_from_features(real_features, features),
+                  f"{prefix}kid": kid, f"{prefix}kid_std": kid_std}
+        return scores, outputs
+
+    def _inception_score(self, probabilities, prefix=""):
+        mean, std = inception_score(probabilities, min(10, len(probabilities)))
+        return {f"{prefix}inception_score": mean, f"{prefix}inception_score_std": std}
+
+    def _accuracy(self, probabilities, labels, key):
+        predicted = np.argmax(probabilities, axis=-1)
+        scores = {key: float(np.mean(predicted == labels))}
+        names = self.class_names or [str(k) for k in range(probabilities.shape[-1])]
+        scores[f"{key}_per_class"] = {
+            names[k]: float(np.mean(predicted[labels == k] == k))
+            for k in np.unique(labels)
+        }
+        return scores
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self, model, num_images=None) -> dict:
+        """The metrics of ``model`` (see the module docstring). ``num_images``: how many
+        images a GAN / a VAE's prior generates (default: as many as held-out images)."""
+        kind = model_kind(model)
+        if kind != self.kind:
+            raise ValueError(f"this evaluator measures {self.kind} models; got a {kind}")
+        if kind == "pix2pix":
+            results = self._evaluate_translation(model)
+        else:
+            num_images = int(num_images or len(self.real))
+            if kind == "gan":
+                results = self._evaluate_sampler(model, num_images)
+            else:
+                results = self._evaluate_autoencoder(model, num_images)
+        if self.notes:
+            results["notes"] = list(self.notes)
+        return results
+
+    def _sample(self, model, num_images):
+        num_classes = int(getattr(model, "num_classes", 0) or 0)
+        labels = np.arange(num_images, dtype=np.int32) % num_classes if num_classes else None
+        images = model.generate(num_images, seed=self.seed, labels=labels,
+                                batch_size=self.batch_size)
+        return np.asarray(images, np.float32), labels
+
+    def _evaluate_sampler(self, model, num_images):
+        generated, labels = self._sample(model, num_images)
+        results, probabilities = self.distances(generated)
+        results.update(self._inception_score(probabilities))
+        if labels is not None:
+            results.update(self._accuracy(probabilities, labels, "classifier_accuracy"))
+            if self.labels is not None:
+                _, real_probabilities = self.real_embedding
+                results["real_classifier_accuracy"] = float(
+                    np.mean(np.argmax(real_probabilities, -1) == self.labels))
+        results.update(num_generated=num_images, num_real=int(len(self.real)),
+                       feature_model=self._feature_model_name())
+        return results
+
+    def _evaluate_autoencoder(self, model, num_images):
+        conditional = bool(getattr(model, "num_classes", 0))
+        if conditional and self.labels is None:
+            raise ValueError("a conditional VAE needs (images, labels) evaluation data")
+        reconstructions = []
+        for start in range(0, len(self.real), self.batch_size):
+            stop = start + self.batch_size
+            labels = self.labels[start:stop] if conditional else None
+            reconstructions.append(np.asarray(model.reconstruct(self.real[start:stop], labels),
+                                              np.float32))
+        reconstructions = np.concatenate(reconstructions)
+        results = self._pixel_scores(self.real, reconstructions)
+        results["num_real"] = int(len(self.real))
+        if not self.has_features:
+            return results
+        scores, _ = self.distances(reconstructions)
+        results.update(scores)
+        generated, labels = self._sample(model, num_images)
+        scores, probabilities = self.distances(generated, prefix="sample_")
+        results.update(scores)
+        results.update(self._inception_score(probabilities, prefix="sample_"))
+        if labels is not None:
+            results.update(self._accuracy(probabilities, labels, "sample_classifier_accuracy"))
+        results.update(num_generated=num_images, feature_model=self._feature_model_name())
+        return results
+
+    def _evaluate_translation(self, model):
+        outputs = []
+        for start in range(0, len(self.conditions), self.batch_size):
+            outputs.append(np.asarray(
+                model.translate(self.conditions[start:start + self.batch_size]), np.float32))
+        outputs = np.concatenate(outputs)
+        results = self._pixel_scores(self.real, outputs)
+        results["num_real"] = int(len(self.real))
+        if not self.has_features:
+            results.update(fid=None, kid=None, kid_std=None)
+            return results
+        scores, logits = self.distances(outputs)
+        results.update(scores)
+        _, real_logits = self.real_embedding
+        num_classes = logits.shape[-1]
+        if self.conditions.shape[-1] == num_classes:  # one-hot masks: FCN-score
+            truth = np.argmax(self.conditions, axis=-1)
+            for suffix, predicted in (("", logits), ("_real", real_logits)):
+                summary = summarize_confusion(
+                    _confusion(truth, np.argmax(predicted, -1), num_classes),
+                    [str(k) for k in range(num_classes)])
+                results[f"fcn_mean_iou{suffix}"] = summary["mean_iou"]
+                results[f"fcn_pixel_accuracy{suffix}"] = summary["pixel_accuracy"]
+        results["feature_model"] = self._feature_model_name()
+        return results
+
+    def _pixel_scores(self, real, produced):
+        psnr, ssim = PSNR(max_val=1.0), SSIM(max_val=1.0)
+        for start in range(0, len(real), self.batch_size):
+            stop = start + self.batch_size
+            psnr.update_state(real[start:stop], produced[start:stop])
+            ssim.update_state(real[start:stop], produced[start:stop])
+        return {"psnr": float(psnr.result()), "ssim": float(ssim.result())}
+
+    def _feature_model_name(self):
+        if self.features_model is not None:
+            return f"{self.features_model.name} (pooled {SEGMENTER_FEATURE_LAYER})"
+        return self.extractor.model_path or self.extractor.model.name
+
+    def real_floor(self, other_data, num_images=None) -> dict:
+        """FID/KID of other real images (e.g. the train split; same value range as the
+        held-out data) against the held-out images: the best a generator can hope for
+        with this many images."""
+        if not self.has_features:
+            raise ValueError("the real-vs-real floor needs a feature model")
+        first, second = collect(other_data, num_images or len(self.real), self.batch_size)
+        images = second if self.kind == "pix2pix" else first
+        scores, _ = self.distances(to_unit_range(images, self.data_range))
+        scores.update(num_images=int(len(images)), num_real=int(len(self.real)))
+        return scores
+
+
+def _confusion(truth, predicted, num_classes):
+    index = truth.reshape(-1).astype(np.int64) * num_classes + predicted.reshape(-1)
+    return np.bincount(index, minlength=num_classes * num_classes).reshape(
+        num_classes, num_classes)
+
+
+def evaluate_generator(model, data, *, num_images=None, **options) -> dict:
+    """Evaluate ``model`` on held-out ``data`` in one call; ``options`` go to
+    ``GenerationEvaluator`` (``classifier``, ``segmenter``, ``data_range``,
+    ``num_real``, ``seed``, ...). See the module docstring for what is measured."""
+    evaluator = GenerationEvaluator(data, kind=model_kind(model), **options)
+    return evaluator.evaluate(model, num_images=num_images)
+
+
+def format_generation_table(results: dict, title: str = "") -> str:
+    """A plain-text table of the scalar metrics in ``results``."""
+    lines = [title] if title else []
+    for key, value in results.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        shown = f"{value:>12.4f}" if isinstance(value, float) else f"{value:>12d}"
+        lines.append(f"  {key:<30}{shown}")
+    for note in results.get("notes", []):
+        lines.append(f"  note: {note}")
+    return "\n".join(lines)

@@ -1,0 +1,268 @@
+"""Train a generation recipe (GAN, VAE, pix2pix): data -> model -> fit (checkpoint every
+epoch, resume, logs, sample pictures) -> evaluate the saved model -> metrics.json.
+
+Output folder layout::
+
+    OUT/model.keras      the model after the last finished epoch (replaced atomically)
+    OUT/history.csv      one row per epoch (appended across resumed runs)
+    OUT/metrics.json     held-out metrics of model.keras (FID/KID/IS, PSNR/SSIM, ...),
+                         optional baselines (untrained model, real-vs-real floor),
+                         timings, versions and the recipe
+    OUT/samples/         fixed-seed sample grids per epoch (GANs, VAEs)
+    OUT/reconstructions/ VAE reconstructions and latent traversals per epoch
+    OUT/triplets/        pix2pix input | target | output strips per epoch
+    OUT/logs/            TensorBoard
+    OUT/backup/          BackupAndRestore state while a run is unfinished
+
+Recipe keys read here (besides ``name``, ``task``, ``arch``, ``kwargs``)::
+
+    "dataset": {"name": "fashion_mnist", "options": {"scale": "tanh"},
+                "train_options": {}, "train_split": "train_full", "val_split": null,
+                "test_split": "test", "limit": {"train": null, "val": null, "test": null}}
+    "train":   {"epochs", "batch_size", "steps_per_epoch", "seed", "precision",
+                "time_budget_s", "g_optimizer"/"d_optimizer" (adversarial models) or
+                "optimizer" (VAEs) as {"name": "adam", "learning_rate": ..., ...},
+                "samples": {"num_images": 100, "seed": 0, "every": 1}}
+    "evaluation": {"num_images": 10000, "seed": 0, "kid_subset_size": 1000,
+                   "kid_subsets": 100, "baselines": true, "classifier": null,
+                   "segmenter": null}
+
+``train_options`` are extra loader options for the training split only (e.g. Blue
+Marble's ``min_classes``); ``limit`` caps a split's examples (quick runs); ``val_split`` null skips validation
+(a GAN's validation losses say little and cost time). ``classifier``/``segmenter`` null
+use the zoo's shipped feature models (``keras_segen.evaluation.generation``).
+"""
+import os
+import pathlib
+import platform
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_segen import callbacks as segen_callbacks
+from keras_segen import datasets, registry
+from keras_segen.callbacks.samples import Pix2PixTriplets, SampleGrid, VAEReconstructions
+from keras_segen.evaluation.generation import (
+    GenerationEvaluator,
+    format_generation_table,
+    model_kind,
+)
+from keras_segen.generate import pick_tiles
+from keras_segen.training.io import write_json_atomic
+from keras_segen.training.precision import precision_policy
+
+
+class TrainingFailed(RuntimeError):
+    """Training stopped on a bad state (e.g. NaN loss); the message says where."""
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Saves the whole model (both optimizers included) to ``path`` after every epoch.
+
+    The file is written under a temporary name and renamed over ``path``, so an
+    interruption never leaves a half-written ``model.keras``.
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = pathlib.Path(path)
+
+    def on_epoch_end(self, epoch, logs=None):
+        save_model_atomic(self.model, self.path)
+
+
+def save_model_atomic(model, path):
+    path = pathlib.Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def make_optimizer(spec, role=""):
+    """``{"name": "adam", "learning_rate": 2e-4, ...}`` -> a Keras optimizer; None -> None
+    (the model's default). ``role`` prefixes the optimizer's name ("g", "d")."""
+    if spec is None:
+        return None
+    if not isinstance(spec, dict) or "name" not in spec:
+        raise ValueError(
+            f"an optimizer is given as {{'name': 'adam', 'learning_rate': ...}}, got {spec!r}"
+        )
+    config = {k: v for k, v in spec.items() if k != "name"}
+    config.setdefault("name", f"{role}_{spec['name']}" if role else spec["name"])
+    try:
+        return keras.optimizers.get({"class_name": spec["name"], "config": config})
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"bad optimizer spec {spec!r}: {err}") from err
+
+
+def _load_split(data_cfg, split, seed=None, training=False):
+    options = dict(data_cfg.get("options", {}))
+    if training:
+        options.update(data_cfg.get("train_options", {}))
+        if data_cfg["name"].startswith("bluemarble"):
+            options["seed"] = seed
+    dataset, info = datasets.load(data_cfg["name"], split, **options)
+    limit = (data_cfg.get("limit") or {}).get(split)
+    if limit:
+        dataset = dataset.take(int(limit))
+    return dataset, info
+
+
+def _batches(dataset, batch_size, *, training, keep_labels, seed, repeat=False):
+    pipe = datasets.make_pipeline(dataset, batch_size=batch_size, training=training,
+                                  seed=seed, repeat=repeat)
+    if not keep_labels:  # unconditional models train on images alone
+        pipe = pipe.map(lambda images, labels: images)
+    return pipe
+
+
+def _compile(model, kind, train_cfg):
+    if kind == "vae":
+        optimizer = make_optimizer(train_cfg.get("optimizer")) or keras.optimizers.Adam(
+            float(train_cfg.get("learning_rate", 1e-3)))
+        model.compile(optimizer=optimizer)
+    else:
+        model.compile(g_optimizer=make_optimizer(train_cfg.get("g_optimizer"), "g"),
+                      d_optimizer=make_optimizer(train_cfg.get("d_optimizer"), "d"))
+
+
+def _picture_callbacks(model, kind, out, train_cfg, picture_ds, info, seed):
+    """The sample callbacks of ``kind`` (see the module docstring), on fixed inputs."""
+    cfg = train_cfg.get("samples", {})
+    every = int(cfg.get("every", 1))
+    sample_seed = int(cfg.get("seed", seed))
+    found = []
+    if kind in ("gan", "vae"):
+        found.append(SampleGrid(out / "samples", num_images=int(cfg.get("num_images", 100)),
+                                seed=sample_seed, every=every))
+    if kind == "vae":
+        images, labels = next(iter(picture_ds.batch(int(cfg.get("reconstructions", 16)))))
+        conditional = bool(getattr(model, "num_classes", 0))
+        found.append(VAEReconstructions(images.numpy(), out / "reconstructions",
+                                        labels=labels.numpy() if conditional else None,
+                                        every=every))
+    if kind == "pix2pix":
+        conditions, targets = pick_tiles(picture_ds, int(cfg.get("num_tiles", 8)), sample_seed)
+        found.append(Pix2PixTriplets(conditions, targets, out / "triplets",
+                                     palette=info.palette or None, every=every))
+    return found
+
+
+def train_generation(recipe: dict, out_dir, *, verbose: int = 2) -> dict:
+    """Run ``recipe`` into ``out_dir``; returns the metrics dict also written to
+    ``out_dir/metrics.json``. Re-running with the same ``out_dir`` after an
+    interruption resumes from the last finished epoch (both optimizers included)."""
+    out = pathlib.Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    train_cfg, data_cfg = recipe["train"], recipe["dataset"]
+    eval_cfg = recipe.get("evaluation", {})
+    seed = int(train_cfg.get("seed", 0))
+    keras.utils.set_random_seed(seed)
+    started = time.time()
+
+    train_split = data_cfg.get("train_split", "train")
+    val_split = data_cfg.get("val_split")
+    test_split = data_cfg.get("test_split", "test")
+    train_ds, info = _load_split(data_cfg, train_split, seed, training=True)
+    val_ds = _load_split(data_cfg, val_split)[0] if val_split else None
+    test_ds, test_info = _load_split(data_cfg, test_split)
+    batch_size = int(train_cfg["batch_size"])
+    steps = train_cfg.get("steps_per_epoch")
+
+    with precision_policy(train_cfg.get("precision", "float32")):
+        model = registry.build(recipe["arch"], **recipe["kwargs"])
+        kind = model_kind(model)
+        keep_labels = kind == "pix2pix" or bool(getattr(model, "num_classes", 0))
+        train_pipe = _batches(train_ds, batch_size, training=True, keep_labels=keep_labels,
+                              seed=seed, repeat=bool(steps))
+        val_pipe = None if val_ds is None else _batches(
+            val_ds, batch_size, training=False, keep_labels=keep_labels, seed=seed)
+        _compile(model, kind, train_cfg)
+
+        monitors = [m.name for m in model.metrics if "loss" in m.name] or ["loss"]
+        nan_guards = [segen_callbacks.StopOnNaN(monitor=name) for name in monitors]
+        callback_list = [
+            keras.callbacks.BackupAndRestore(str(out / "backup")),
+            EpochCheckpoint(out / "model.keras"),
+            keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
+            keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False),
+            *_picture_callbacks(model, kind, out, train_cfg, val_ds or test_ds, test_info, seed),
+            *nan_guards,
+        ]
+        budget = train_cfg.get("time_budget_s")
+        if budget:
+            callback_list.append(segen_callbacks.TimeBudget(float(budget)))
+        fit_started = time.time()
+        history = model.fit(
+            train_pipe, validation_data=val_pipe, epochs=int(train_cfg["epochs"]),
+            steps_per_epoch=steps, callbacks=callback_list, verbose=verbose, shuffle=False,
+        )
+        fit_seconds = time.time() - fit_started
+        reasons = [guard.reason for guard in nan_guards if guard.reason]
+        if reasons:
+            raise TrainingFailed(
+                f"{reasons[0]}. The model of the last finished epoch is kept in "
+                f"{out / 'model.keras'}"
+            )
+        if not (out / "model.keras").is_file():  # e.g. zero epochs were left to run
+            save_model_atomic(model, out / "model.keras")
+        trained = keras.saving.load_model(out / "model.keras")
+        results = {"recipe": recipe, "class_names": info.class_names}
+        results.update(_evaluate(recipe, trained, test_ds, test_info, train_ds, eval_cfg))
+
+    results["trained_with"] = {
+        "seed": seed,
+        "epochs_run_this_session": len(next(iter(history.history.values()), [])),
+        "fit_seconds_this_session": round(fit_seconds, 1),
+        "wall_seconds_this_session": round(time.time() - started, 1),
+        "num_params": int(trained.count_params()),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "python": platform.python_version(),
+        "hardware": f"{platform.machine()} {os.cpu_count()} CPUs, {platform.processor() or 'cpu'}",
+    }
+    write_json_atomic(out / "metrics.json", results)
+    if verbose:
+        key = f"{data_cfg['name']}/{test_split}"
+        print(format_generation_table(results[key], title=f"{recipe['name']} on {key}"))
+    return results
+
+
+def _evaluate(recipe, model, test_ds, test_info, train_ds, eval_cfg) -> dict:
+    """``{"<dataset>/<split>": metrics, "baselines": {...}}`` for the trained model.
+
+    A missing feature model (classifier / segmenter) is recorded, not raised: the
+    trained model is already saved and the numbers can be made later with
+    ``keras-segen evaluate``.
+    """
+    key = f"{recipe['dataset']['name']}/{test_info.split}"
+    kind = model_kind(model)
+    value_range = test_info.extra.get("value_range")
+    try:
+        evaluator = GenerationEvaluator(
+            test_ds, kind=kind, data_range=value_range,
+            classifier=eval_cfg.get("classifier"), segmenter=eval_cfg.get("segmenter"),
+            class_names=test_info.class_names or None,
+            kid_subset_size=int(eval_cfg.get("kid_subset_size", 1000)),
+            kid_subsets=int(eval_cfg.get("kid_subsets", 100)),
+            seed=int(eval_cfg.get("seed", 0)),
+        )
+    except FileNotFoundError as err:
+        print(f"evaluation skipped: {err}")
+        return {key: {"error": str(err)}}
+    num_images = eval_cfg.get("num_images")
+    results = {key: evaluator.evaluate(model, num_images=num_images)}
+    if eval_cfg.get("baselines", False):
+        untrained = registry.build(recipe["arch"], **recipe["kwargs"])
+        baselines = {"untrained": evaluator.evaluate(untrained, num_images=num_images)}
+        if evaluator.has_features:
+            baselines["real_floor"] = evaluator.real_floor(train_ds)
+            baselines["real_floor"]["split"] = recipe["dataset"].get("train_split", "train")
+        results["baselines"] = baselines
+    return results
+
+
+__all__ = ["EpochCheckpoint", "TrainingFailed", "make_optimizer", "save_model_atomic",
+           "train_generation"]
