@@ -57,7 +57,8 @@ def _validate_split(split):
 
 
 def tile_arrays(split: str, tile_size: int = 64, min_classes: int = 1,
-                other_tiles_fraction: float = 0.0, seed: int = 0, layers=("image",)):
+                other_tiles_fraction: float = 0.0, seed: int = 0, layers=("image",),
+                class_repeats=None):
     """Numpy tiles of one split.
 
     Returns a dict with ``mask`` (N, T, T) uint8, one entry per name in ``layers``
@@ -66,7 +67,9 @@ def tile_arrays(split: str, tile_size: int = 64, min_classes: int = 1,
 
     ``min_classes=2`` keeps only informative tiles (at least two classes present) plus a
     deterministic ``other_tiles_fraction`` of the rest -- lakes are 0.3% of all pixels,
-    so training on informative tiles matters.
+    so training on informative tiles matters. ``class_repeats={label: k}`` (or pairs
+    ``[[label, k]]``) repeats every tile holding ``label`` k times in total: oversampling
+    the rare class for training.
     """
     _validate_split(split)
     _validate_tile_size(tile_size)
@@ -105,6 +108,16 @@ def tile_arrays(split: str, tile_size: int = 64, min_classes: int = 1,
         rng = np.random.default_rng(seed)
         keep |= (~keep) & (rng.random(keep.size) < other_tiles_fraction)
         rows, cols, masks = rows[keep], cols[keep], masks[keep]
+    if class_repeats:
+        repeats = np.ones(len(masks), dtype=np.int64)
+        for label, times in dict(class_repeats).items():
+            label, times = int(label), int(times)
+            if label not in range(len(source.CLASS_NAMES)) or times < 1:
+                raise ValueError(f"class_repeats needs a class in 0..2 and a count >= 1, "
+                                 f"got {label}: {times}")
+            holds = (masks == label).any(axis=(1, 2))
+            repeats[holds] = np.maximum(repeats[holds], times)
+        rows, cols, masks = (np.repeat(a, repeats, axis=0) for a in (rows, cols, masks))
     lat_north = 90.0 - rows * tile_size * DEGREES_PER_PIXEL
     lon_west = -180.0 + cols * tile_size * DEGREES_PER_PIXEL
     size_deg = tile_size * DEGREES_PER_PIXEL
@@ -145,9 +158,13 @@ def _info(name, split, tile_size, tiles, description):
 
 
 def load(split: str = "train", *, tile_size: int = 64, min_classes: int = 1,
-         other_tiles_fraction: float = 0.0, seed: int = 0):
-    """Blue Marble segmentation tiles: ``(image float32 [0,1] TxTx3, mask int32 TxT)``."""
-    tiles = tile_arrays(split, tile_size, min_classes, other_tiles_fraction, seed)
+         other_tiles_fraction: float = 0.0, seed: int = 0, class_repeats=None):
+    """Blue Marble segmentation tiles: ``(image float32 [0,1] TxTx3, mask int32 TxT)``.
+
+    Options as in ``tile_arrays``; ``info.bounds`` holds each tile's lat/lon box.
+    """
+    tiles = tile_arrays(split, tile_size, min_classes, other_tiles_fraction, seed,
+                        class_repeats=class_repeats)
     dataset = tf.data.Dataset.from_tensor_slices((tiles["image"], tiles["mask"])).map(
         lambda image, mask: (tf.cast(image, tf.float32) / 255.0, tf.cast(mask, tf.int32)),
         num_parallel_calls=tf.data.AUTOTUNE,
