@@ -1,0 +1,92 @@
+"""Every segmentation builder returns float32 logits at the input size, for any size."""
+import numpy as np
+import keras
+import pytest
+
+import keras_segen
+from segmentation_cases import TINY_CASES, build_tiny
+
+CASES = sorted(TINY_CASES)
+
+
+def test_all_segmentation_architectures_registered():
+    names = set(keras_segen.list_architectures(task="segmentation"))
+    assert {"unet", "fcn32s", "fcn16s", "fcn8s", "deeplabv3plus", "pixel_baseline"} <= names
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_unknown_size_input_gives_input_size_logits(case, tiny_model, images):
+    model = tiny_model(case)
+    for height, width in ((40, 56), (33, 19)):  # neither divisible by 32
+        logits = model(images(height, width))
+        assert tuple(logits.shape) == (2, height, width, 3)
+        assert logits.dtype == "float32"
+
+
+# One case per architecture: the variant cases only change options, not size handling.
+@pytest.mark.parametrize("case", [c for c in CASES if c not in ("unet_bilinear_group", "deeplabv3plus_os8_r50")])
+def test_fixed_size_input(case, images):
+    model = build_tiny(case, input_shape=(72, 72, 3))
+    assert model.output.shape == (None, 72, 72, 3)
+    assert model(images(72, 72, batch=1)).shape == (1, 72, 72, 3)
+
+
+@pytest.mark.parametrize("case", ["unet", "fcn8s", "deeplabv3plus"])
+def test_float32_logits_under_mixed_bfloat16(case, images):
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = build_tiny(case)
+        assert model.get_layer("classifier" if "fcn" not in case else "score_fr").compute_dtype == "bfloat16"
+        assert model.get_layer("logits").dtype_policy.name == "float32"
+        assert model(images(16, 24)).dtype == "float32"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def test_fcn_skip_scores_start_at_zero_so_8s_equals_its_coarse_path(images):
+    model = build_tiny("fcn8s")
+    for name in ("score_pool4", "score_pool3"):
+        assert not any(w.any() for w in model.get_layer(name).get_weights())
+    # score_fr also starts at zero (the paper's choice); make it random so the check bites.
+    score_fr = model.get_layer("score_fr")
+    rng = np.random.default_rng(2)
+    score_fr.set_weights([rng.normal(size=w.shape) for w in score_fr.get_weights()])
+    x = images(40, 56)
+    coarse = keras.Model(model.input, [score_fr.output, model.get_layer("block4_pool").output,
+                                        model.get_layer("block3_pool").output])
+    scores, pool4, pool3 = coarse(x)
+    # The 8s output with the skip branches left out: only upsampling and cropping.
+    scores = model.get_layer("crop_pool4")([model.get_layer("upscore_pool4_in")(scores), pool4])
+    scores = model.get_layer("crop_pool3")([model.get_layer("upscore_pool3_in")(scores), pool3])
+    scores = model.get_layer("crop_to_input")([model.get_layer("upscore8")(scores), x])
+    assert np.abs(scores.numpy()).max() > 0.1
+    np.testing.assert_allclose(model(x).numpy(), scores.numpy(), atol=1e-5)
+
+
+def test_fcn_upsampling_starts_bilinear_and_trainable(tiny_model):
+    layer = tiny_model("fcn32s").get_layer("upscore32")
+    assert layer.kernel_size == (64, 64) and layer.strides == (32, 32) and layer.trainable
+    kernel = layer.get_weights()[0]
+    assert kernel[31, 31, 0, 0] > 0.9 and not kernel[:, :, 0, 1].any()
+
+
+def test_unet_normalization_and_upsampling_choices(tiny_model):
+    group = tiny_model("unet_bilinear_group")
+    assert any(isinstance(layer, keras.layers.GroupNormalization) for layer in group.layers)
+    assert any(isinstance(layer, keras.layers.UpSampling2D) for layer in group.layers)
+    assert group.get_layer("bottleneck_dropout").rate == pytest.approx(0.2)
+    plain = keras_segen.build("unet", num_classes=2, depth=2, base_filters=4, normalization="none")
+    assert not any("norm" in layer.name for layer in plain.layers)
+
+
+def test_deeplab_atrous_rates_double_at_output_stride_8(tiny_model):
+    assert tiny_model("deeplabv3plus_os8_r50").get_layer("aspp_rate24_conv").dilation_rate == (24, 24)
+    assert tiny_model("deeplabv3plus").get_layer("aspp_rate18_conv").dilation_rate == (18, 18)
+    custom = build_tiny("deeplabv3plus", atrous_rates=(2, 3))
+    assert custom.get_layer("aspp_rate3_conv").dilation_rate == (3, 3)
+
+
+def test_pixel_baseline_has_only_1x1_convolutions(tiny_model):
+    convs = [layer for layer in tiny_model("pixel_baseline").layers
+             if isinstance(layer, keras.layers.Conv2D)]
+    assert convs and all(layer.kernel_size == (1, 1) for layer in convs)
