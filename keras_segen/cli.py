@@ -40,6 +40,11 @@ def _add_evaluate(parser):
     parser.add_argument("--split", default="test")
     parser.add_argument("--json", help="also write the metrics to this JSON file")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--num-images", type=int,
+                        help="generative models: images to generate (default: the recipe's)")
+    parser.add_argument("--baselines", action="store_true",
+                        help="generative models: also score an untrained model and the "
+                             "real-vs-real floor")
 
 
 @command("evaluate", "evaluate a trained model on a dataset split; prints a table")
@@ -56,6 +61,8 @@ def _evaluate(args):
             f"{args.model}: no metrics.json or card.json beside the model says which dataset "
             "it was trained on; evaluate it from Python with keras_segen.evaluation"
         )
+    if recipe["task"] == "generation":
+        return _evaluate_generation(args, model, recipe)
     if recipe["task"] != "segmentation":
         raise ValueError(f"evaluate handles segmentation models; {args.model} is {recipe['task']}")
     data = recipe["dataset"]
@@ -64,6 +71,52 @@ def _evaluate(args):
     print(format_table(results, title=f"{args.model} on {data['name']}/{args.split}"))
     if args.json:
         write_json_atomic(args.json, results)
+    return 0
+
+
+def _evaluate_generation(args, model, recipe):
+    """fid/kid/inception_score (GANs), psnr/ssim/fid (VAEs, pix2pix) on the recipe's split."""
+    from keras_segen.evaluation.generation import evaluate_recipe_model, format_generation_table
+    from keras_segen.training.io import write_json_atomic
+
+    results = evaluate_recipe_model(model, recipe, split=args.split, num_images=args.num_images,
+                                    baselines=args.baselines or None)
+    title = f"{args.model} on {recipe['dataset']['name']}/{args.split}"
+    print(format_generation_table(results, title=title))
+    if args.json:
+        write_json_atomic(args.json, results)
+    return 0
+
+
+def _add_generate(parser):
+    parser.add_argument("model", help="zoo name, run folder or .keras file")
+    parser.add_argument("--num", type=int, default=64, help="number of images (pix2pix: tiles)")
+    parser.add_argument("--seed", type=int, default=0, help="the same seed gives the same grid")
+    parser.add_argument("--label",
+                        help="conditional models: a class id, or 'all' for one row per class")
+    parser.add_argument("--columns", type=int, help="grid columns (default: a square grid)")
+    parser.add_argument("--scale", type=int, default=2, help="enlarge the PNG this many times")
+    parser.add_argument("--out", required=True, help="PNG file to write")
+
+
+@command("generate", "write a PNG grid of generated images (pix2pix: input|target|output tiles)")
+def _generate(args):
+    from keras_segen.artifacts import load_trained
+    from keras_segen.generate import generate_grid, recipe_translation_grid
+
+    model, meta = load_trained(args.model)
+    if callable(getattr(model, "translate", None)):
+        if meta["recipe"] is None:
+            raise ValueError(
+                f"{args.model}: no metrics.json or card.json says which tiles it translates")
+        if args.label is not None:
+            raise ValueError("pix2pix takes no --label: it translates condition tiles")
+        path = recipe_translation_grid(model, meta["recipe"], args.num, seed=args.seed,
+                                       path=args.out, scale=args.scale)
+    else:
+        path = generate_grid(model, args.num, seed=args.seed, label=args.label, path=args.out,
+                             columns=args.columns, scale=args.scale)
+    print(path)
     return 0
 
 
@@ -120,6 +173,7 @@ _ARGUMENTS = {
     "train": _add_train,
     "evaluate": _add_evaluate,
     "predict": _add_predict,
+    "generate": _add_generate,
     "list": _add_list,
     "info": _add_info,
 }

@@ -1,6 +1,14 @@
 """Keras callbacks for side effects during training: overlays, sample grids, safety."""
 from keras_segen.callbacks.nan_guard import StopOnNaN
 from keras_segen.callbacks.overlays import SegmentationOverlay
+from keras_segen.callbacks.samples import Pix2PixTriplets, SampleGrid, VAEReconstructions
 from keras_segen.callbacks.time_budget import TimeBudget
 
-__all__ = ["SegmentationOverlay", "StopOnNaN", "TimeBudget"]
+__all__ = [
+    "Pix2PixTriplets",
+    "SampleGrid",
+    "SegmentationOverlay",
+    "StopOnNaN",
+    "TimeBudget",
+    "VAEReconstructions",
+]

@@ -27,7 +27,9 @@ What is measured depends on the kind of model (``model_kind``):
 
 ``GenerationEvaluator`` embeds the real data once and evaluates any number of models
 against it (the trained one, an untrained baseline) plus the real-vs-real floor;
-``evaluate_generator`` is the one-call form.
+``evaluate_generator`` is the one-call form, and ``evaluate_recipe_model`` loads the
+held-out split a training recipe names (what ``keras-segen evaluate`` and the trainer
+use).
 """
 import pathlib
 
@@ -180,7 +182,7 @@ class GenerationEvaluator:
         data_range: value range of the images / targets in ``data``; default: what that
             kind's recipes train on (``DATA_RANGES``).
         classifier: for GANs and VAEs (see ``feature_classifier``); ``False`` skips the
-            feature metrics.
+            feature metrics of a VAE (a GAN has no others).
         segmenter: for pix2pix (see ``segmentation_features``); ``False`` skips FID and
             FCN-score.
         num_real: use at most this many held-out examples.
@@ -212,6 +214,8 @@ class GenerationEvaluator:
         else:
             self.real = to_unit_range(first, self.data_range)
             self.labels = None if second is None else np.asarray(second).reshape(-1)
+        if kind == "gan" and classifier is False:
+            raise ValueError("a GAN is measured on classifier features only; pass a classifier")
         self.extractor = self.features_model = None
         try:
             if kind == "pix2pix" and segmenter is not False:
@@ -404,14 +408,77 @@ def evaluate_generator(model, data, *, num_images=None, **options) -> dict:
     return evaluator.evaluate(model, num_images=num_images)
 
 
+def load_recipe_split(recipe, split, *, training=False):
+    """``(dataset, info)`` of a recipe's dataset split, with the recipe's loader options
+    (and ``train_options`` when ``training``) and its ``limit`` for that split."""
+    from keras_segen import datasets
+
+    data_cfg = recipe["dataset"]
+    options = dict(data_cfg.get("options", {}))
+    if training:
+        options.update(data_cfg.get("train_options", {}))
+    dataset, info = datasets.load(data_cfg["name"], split, **options)
+    limit = (data_cfg.get("limit") or {}).get(split)
+    if limit:
+        dataset = dataset.take(int(limit))
+    return dataset, info
+
+
+def evaluate_recipe_model(model, recipe, *, split=None, num_images=None, baselines=None,
+                          classifier=None, segmenter=None) -> dict:
+    """Evaluate ``model`` on the held-out split of the dataset its ``recipe`` trained on.
+
+    Settings left None come from ``recipe["evaluation"]`` (``num_images``, ``seed``,
+    ``kid_subset_size``, ``kid_subsets``, ``baselines``, ``classifier``, ``segmenter``)
+    and ``recipe["dataset"]["test_split"]``. Returns the metrics of
+    ``GenerationEvaluator.evaluate``; with ``baselines`` also ``"baselines"``:
+    ``"untrained"`` (the recipe's architecture with fresh weights) and ``"real_floor"``
+    (real training images against the held-out ones).
+    """
+    from keras_segen import registry
+
+    eval_cfg = recipe.get("evaluation", {})
+    data_cfg = recipe["dataset"]
+    split = split or data_cfg.get("test_split", "test")
+    dataset, info = load_recipe_split(recipe, split)
+    evaluator = GenerationEvaluator(
+        dataset, kind=model_kind(model), data_range=info.extra.get("value_range"),
+        classifier=classifier if classifier is not None else eval_cfg.get("classifier"),
+        segmenter=segmenter if segmenter is not None else eval_cfg.get("segmenter"),
+        class_names=info.class_names or None,
+        kid_subset_size=int(eval_cfg.get("kid_subset_size", 1000)),
+        kid_subsets=int(eval_cfg.get("kid_subsets", 100)),
+        seed=int(eval_cfg.get("seed", 0)),
+    )
+    num_images = num_images or eval_cfg.get("num_images")
+    results = evaluator.evaluate(model, num_images=num_images)
+    if baselines if baselines is not None else eval_cfg.get("baselines", False):
+        untrained = registry.build(recipe["arch"], **recipe["kwargs"])
+        found = {"untrained": evaluator.evaluate(untrained, num_images=num_images)}
+        if evaluator.has_features:
+            train_split = data_cfg.get("train_split", "train")
+            train_data, _ = load_recipe_split(recipe, train_split, training=True)
+            found["real_floor"] = {**evaluator.real_floor(train_data), "split": train_split}
+        results["baselines"] = found
+    return results
+
+
 def format_generation_table(results: dict, title: str = "") -> str:
-    """A plain-text table of the scalar metrics in ``results``."""
+    """A plain-text table of the scalar metrics in ``results`` and of its baselines."""
     lines = [title] if title else []
-    for key, value in results.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            continue
-        shown = f"{value:>12.4f}" if isinstance(value, float) else f"{value:>12d}"
-        lines.append(f"  {key:<30}{shown}")
+
+    def add_scalars(values, prefix=""):
+        for key, value in values.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            shown = f"{value:>12.5g}" if isinstance(value, float) else f"{value:>12d}"
+            lines.append(f"  {prefix + key:<40}{shown}")
+
+    add_scalars(results)
+    for name, values in results.get("baselines", {}).items():
+        add_scalars({k: v for k, v in values.items() if k in ("fid", "kid", "psnr", "ssim",
+                                                              "inception_score")},
+                    prefix=f"{name}: ")
     for note in results.get("notes", []):
         lines.append(f"  note: {note}")
     return "\n".join(lines)

@@ -11,6 +11,10 @@ def train(recipe, out_dir, **overrides):
         from keras_segen.training.segmentation import train_segmentation
 
         return train_segmentation(recipe, out_dir)
+    if recipe["task"] == "generation":
+        from keras_segen.training.generation import train_generation
+
+        return train_generation(recipe, out_dir)
     raise ValueError(f"no trainer for task {recipe['task']!r} (recipe {recipe['name']})")
 
 

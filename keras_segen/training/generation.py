@@ -22,15 +22,17 @@ Recipe keys read here (besides ``name``, ``task``, ``arch``, ``kwargs``)::
     "train":   {"epochs", "batch_size", "steps_per_epoch", "seed", "precision",
                 "time_budget_s", "g_optimizer"/"d_optimizer" (adversarial models) or
                 "optimizer" (VAEs) as {"name": "adam", "learning_rate": ..., ...},
-                "samples": {"num_images": 100, "seed": 0, "every": 1}}
+                "samples": {"num_images": 100, "seed": 0, "every": 1,
+                            "reconstructions": 16 (VAEs), "num_tiles": 8 (pix2pix)}}
     "evaluation": {"num_images": 10000, "seed": 0, "kid_subset_size": 1000,
                    "kid_subsets": 100, "baselines": true, "classifier": null,
                    "segmenter": null}
 
 ``train_options`` are extra loader options for the training split only (e.g. Blue
-Marble's ``min_classes``); ``limit`` caps a split's examples (quick runs); ``val_split`` null skips validation
-(a GAN's validation losses say little and cost time). ``classifier``/``segmenter`` null
-use the zoo's shipped feature models (``keras_segen.evaluation.generation``).
+Marble's ``min_classes``); ``limit`` caps a split's examples (quick runs);
+``val_split`` null skips validation (a GAN's validation losses say little and cost
+time). ``classifier``/``segmenter`` null use the zoo's shipped feature models
+(``keras_segen.evaluation.generation``).
 """
 import os
 import pathlib
@@ -38,15 +40,15 @@ import platform
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from keras_segen import callbacks as segen_callbacks
 from keras_segen import datasets, registry
 from keras_segen.callbacks.samples import Pix2PixTriplets, SampleGrid, VAEReconstructions
 from keras_segen.evaluation.generation import (
-    GenerationEvaluator,
+    evaluate_recipe_model,
     format_generation_table,
+    load_recipe_split,
     model_kind,
 )
 from keras_segen.generate import pick_tiles
@@ -97,19 +99,6 @@ def make_optimizer(spec, role=""):
         raise ValueError(f"bad optimizer spec {spec!r}: {err}") from err
 
 
-def _load_split(data_cfg, split, seed=None, training=False):
-    options = dict(data_cfg.get("options", {}))
-    if training:
-        options.update(data_cfg.get("train_options", {}))
-        if data_cfg["name"].startswith("bluemarble"):
-            options["seed"] = seed
-    dataset, info = datasets.load(data_cfg["name"], split, **options)
-    limit = (data_cfg.get("limit") or {}).get(split)
-    if limit:
-        dataset = dataset.take(int(limit))
-    return dataset, info
-
-
 def _batches(dataset, batch_size, *, training, keep_labels, seed, repeat=False):
     pipe = datasets.make_pipeline(dataset, batch_size=batch_size, training=training,
                                   seed=seed, repeat=repeat)
@@ -157,7 +146,6 @@ def train_generation(recipe: dict, out_dir, *, verbose: int = 2) -> dict:
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     train_cfg, data_cfg = recipe["train"], recipe["dataset"]
-    eval_cfg = recipe.get("evaluation", {})
     seed = int(train_cfg.get("seed", 0))
     keras.utils.set_random_seed(seed)
     started = time.time()
@@ -165,9 +153,9 @@ def train_generation(recipe: dict, out_dir, *, verbose: int = 2) -> dict:
     train_split = data_cfg.get("train_split", "train")
     val_split = data_cfg.get("val_split")
     test_split = data_cfg.get("test_split", "test")
-    train_ds, info = _load_split(data_cfg, train_split, seed, training=True)
-    val_ds = _load_split(data_cfg, val_split)[0] if val_split else None
-    test_ds, test_info = _load_split(data_cfg, test_split)
+    train_ds, info = load_recipe_split(recipe, train_split, training=True)
+    val_ds = load_recipe_split(recipe, val_split)[0] if val_split else None
+    test_ds, test_info = load_recipe_split(recipe, test_split)
     batch_size = int(train_cfg["batch_size"])
     steps = train_cfg.get("steps_per_epoch")
 
@@ -192,8 +180,9 @@ def train_generation(recipe: dict, out_dir, *, verbose: int = 2) -> dict:
             *nan_guards,
         ]
         budget = train_cfg.get("time_budget_s")
-        if budget:
-            callback_list.append(segen_callbacks.TimeBudget(float(budget)))
+        timer = segen_callbacks.TimeBudget(float(budget)) if budget else None
+        if timer:
+            callback_list.append(timer)
         fit_started = time.time()
         history = model.fit(
             train_pipe, validation_data=val_pipe, epochs=int(train_cfg["epochs"]),
@@ -210,11 +199,13 @@ def train_generation(recipe: dict, out_dir, *, verbose: int = 2) -> dict:
             save_model_atomic(model, out / "model.keras")
         trained = keras.saving.load_model(out / "model.keras")
         results = {"recipe": recipe, "class_names": info.class_names}
-        results.update(_evaluate(recipe, trained, test_ds, test_info, train_ds, eval_cfg))
+        results.update(_evaluate(recipe, trained))
 
     results["trained_with"] = {
         "seed": seed,
         "epochs_run_this_session": len(next(iter(history.history.values()), [])),
+        "epochs_completed": _count_rows(out / "history.csv"),
+        "stopped_by_time_budget": bool(timer and timer.stopped),
         "fit_seconds_this_session": round(fit_seconds, 1),
         "wall_seconds_this_session": round(time.time() - started, 1),
         "num_params": int(trained.count_params()),
@@ -226,42 +217,35 @@ def train_generation(recipe: dict, out_dir, *, verbose: int = 2) -> dict:
     write_json_atomic(out / "metrics.json", results)
     if verbose:
         key = f"{data_cfg['name']}/{test_split}"
-        print(format_generation_table(results[key], title=f"{recipe['name']} on {key}"))
+        shown = {**results[key], "baselines": results.get("baselines", {})}
+        print(format_generation_table(shown, title=f"{recipe['name']} on {key}"))
     return results
 
 
-def _evaluate(recipe, model, test_ds, test_info, train_ds, eval_cfg) -> dict:
+def _count_rows(csv_path):
+    """Epochs recorded in a CSVLogger file (all sessions of a resumed run)."""
+    if not csv_path.is_file():
+        return 0
+    with csv_path.open() as handle:
+        return max(0, sum(1 for line in handle if line.strip()) - 1)
+
+
+def _evaluate(recipe, model) -> dict:
     """``{"<dataset>/<split>": metrics, "baselines": {...}}`` for the trained model.
 
     A missing feature model (classifier / segmenter) is recorded, not raised: the
     trained model is already saved and the numbers can be made later with
     ``keras-segen evaluate``.
     """
-    key = f"{recipe['dataset']['name']}/{test_info.split}"
-    kind = model_kind(model)
-    value_range = test_info.extra.get("value_range")
+    data_cfg = recipe["dataset"]
+    key = f"{data_cfg['name']}/{data_cfg.get('test_split', 'test')}"
     try:
-        evaluator = GenerationEvaluator(
-            test_ds, kind=kind, data_range=value_range,
-            classifier=eval_cfg.get("classifier"), segmenter=eval_cfg.get("segmenter"),
-            class_names=test_info.class_names or None,
-            kid_subset_size=int(eval_cfg.get("kid_subset_size", 1000)),
-            kid_subsets=int(eval_cfg.get("kid_subsets", 100)),
-            seed=int(eval_cfg.get("seed", 0)),
-        )
+        metrics = evaluate_recipe_model(model, recipe)
     except FileNotFoundError as err:
         print(f"evaluation skipped: {err}")
         return {key: {"error": str(err)}}
-    num_images = eval_cfg.get("num_images")
-    results = {key: evaluator.evaluate(model, num_images=num_images)}
-    if eval_cfg.get("baselines", False):
-        untrained = registry.build(recipe["arch"], **recipe["kwargs"])
-        baselines = {"untrained": evaluator.evaluate(untrained, num_images=num_images)}
-        if evaluator.has_features:
-            baselines["real_floor"] = evaluator.real_floor(train_ds)
-            baselines["real_floor"]["split"] = recipe["dataset"].get("train_split", "train")
-        results["baselines"] = baselines
-    return results
+    baselines = metrics.pop("baselines", None)
+    return {key: metrics, **({"baselines": baselines} if baselines else {})}
 
 
 __all__ = ["EpochCheckpoint", "TrainingFailed", "make_optimizer", "save_model_atomic",
