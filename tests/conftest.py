@@ -15,3 +15,19 @@ try:
     )
 except RuntimeError:  # already initialized by an earlier import
     pass
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _separate_collective_keys():
+    """Give every test's MirroredStrategy its own collective-key range.
+
+    Strategies over the same devices all start their collective keys at the same value,
+    and TensorFlow remembers each key's tensor shape for the whole process; a second
+    strategy training another model then fails with "Shape mismatch in the collective
+    instance". Moving the base per test keeps strategy tests independent of their order.
+    """
+    tf.distribute.MirroredStrategy._collective_key_base += 10_000
+    yield

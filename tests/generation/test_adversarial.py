@@ -1,0 +1,275 @@
+"""Behaviour shared by every latent GAN (dcgan, wgan_gp, cgan) via the AdversarialModel base:
+player-separated updates, save/load with optimizer state, MirroredStrategy, bf16, sampling."""
+
+import itertools
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras
+import keras_segen
+
+IMAGE_SHAPE = (16, 16, 1)
+BATCH = 4
+TINY = dict(image_shape=IMAGE_SHAPE, latent_dim=8, base_filters=8)
+EXTRA = {"dcgan": {}, "wgan_gp": {"critic_steps": 2}, "cgan": {"num_classes": 3}}
+ARCHS = tuple(EXTRA)
+
+
+def build(arch, seed=0, **kwargs):
+    return keras_segen.build(arch, seed=seed, **TINY, **EXTRA[arch], **kwargs)
+
+
+def batch(model, n=BATCH, seed=0):
+    rng = np.random.default_rng(seed)
+    images = rng.uniform(-1, 1, (n, *IMAGE_SHAPE)).astype("float32")
+    if model.num_classes:
+        return images, (np.arange(n) % model.num_classes).astype("int32")
+    return (images,)
+
+
+_strategies_made = itertools.count(1)
+
+
+def two_cpu_strategy():
+    """A MirroredStrategy over the two logical CPUs with its own collective key range.
+
+    Every MirroredStrategy starts its collective group/instance keys at the same value,
+    and TF caches a collective's shape per key for the whole process, so a second
+    strategy in one process running a different graph can fail with "Shape mismatch in
+    the collective instance". ``_collective_key_base`` (meant for tests) separates them;
+    it is restored so strategies made elsewhere keep their usual keys.
+    """
+    cls = tf.distribute.MirroredStrategy
+    default = cls._collective_key_base
+    cls._collective_key_base = 1_000_000 + 10_000 * next(_strategies_made)
+    try:
+        return cls(["/cpu:0", "/cpu:1"])
+    finally:
+        cls._collective_key_base = default
+
+
+def snapshot(model):
+    return [v.numpy().copy() for v in model.trainable_variables]
+
+
+def changed(before, model):
+    return [not np.array_equal(b, v.numpy()) for b, v in zip(before, model.trainable_variables)]
+
+
+def kernels_changed(before, model):
+    """Every kernel/embedding moved (a Wasserstein critic's output bias has zero gradient:
+    it cancels between the real and the generated term)."""
+    flags = changed(before, model)
+    return all(f for f, v in zip(flags, model.trainable_variables) if "bias" not in v.path)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_public_attributes_and_forward(arch):
+    model = build(arch)
+    assert model.latent_dim == 8 and model.image_shape == IMAGE_SHAPE
+    assert model.num_classes == (3 if arch == "cgan" else 0)
+    z = np.random.default_rng(0).normal(size=(2, 8)).astype("float32")
+    images = model([z, np.array([0, 2])]) if model.num_classes else model(z)
+    assert tuple(images.shape) == (2, *IMAGE_SHAPE) and images.dtype == "float32"
+    assert np.all(np.abs(images) <= 1.0)
+    labels = tf.constant([0, 2])
+    logits = model.discriminator([images, labels] if model.num_classes else images)
+    assert tuple(logits.shape) == (2, 1)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_each_step_updates_only_its_own_player(arch):
+    model = build(arch)
+    model.compile()
+    data = batch(model)
+    images = tf.constant(data[0])
+    labels = tf.constant(data[1]) if model.num_classes else None
+
+    g_before, d_before = snapshot(model.generator), snapshot(model.discriminator)
+    logs = model.discriminator_step(images, labels)
+    assert np.isfinite(float(logs["d_loss"]))
+    assert kernels_changed(d_before, model.discriminator)
+    assert not any(changed(g_before, model.generator))
+
+    g_before, d_before = snapshot(model.generator), snapshot(model.discriminator)
+    logs = model.generator_step(BATCH, labels)
+    assert np.isfinite(float(logs["g_loss"]))
+    assert kernels_changed(g_before, model.generator)
+    assert not any(changed(d_before, model.discriminator))
+    assert int(model.g_optimizer.iterations) == 1 and int(model.d_optimizer.iterations) == 1
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_fit_logs_trackers_and_counts_critic_steps(arch):
+    model = build(arch)
+    model.compile()
+    history = model.fit(*batch(model, 2 * BATCH), batch_size=BATCH, epochs=1, verbose=0)
+    expected = {"d_loss", "g_loss"} | ({"gp", "wasserstein"} if arch == "wgan_gp" else set())
+    assert set(history.history) == expected
+    assert all(np.isfinite(v[0]) for v in history.history.values())
+    d_updates = 2 * (model.critic_steps if arch == "wgan_gp" else 1)
+    assert int(model.d_optimizer.iterations) == d_updates
+    assert int(model.g_optimizer.iterations) == 2
+    results = model.evaluate(*batch(model), batch_size=BATCH, verbose=0, return_dict=True)
+    assert set(results) == expected
+    assert int(model.g_optimizer.iterations) == 2  # evaluate updates nothing
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_save_load_keeps_both_optimizers_and_continues(arch, tmp_path):
+    model = build(arch)
+    model.compile(  # eager: this test is about state, and tracing costs seconds
+        g_optimizer=keras.optimizers.Adam(1e-3),
+        d_optimizer=keras.optimizers.RMSprop(1e-3),
+        run_eagerly=True,
+    )
+    data = batch(model, 2 * BATCH)
+    model.fit(*data, batch_size=BATCH, epochs=1, verbose=0)
+    path = tmp_path / "model.keras"
+    model.save(path)
+
+    loaded = keras.saving.load_model(path)
+    assert type(loaded) is type(model)
+    assert (loaded.latent_dim, loaded.image_shape, loaded.num_classes) == (
+        model.latent_dim,
+        model.image_shape,
+        model.num_classes,
+    )
+    assert isinstance(loaded.g_optimizer, keras.optimizers.Adam)
+    assert isinstance(loaded.d_optimizer, keras.optimizers.RMSprop)
+    for name in ("g_optimizer", "d_optimizer"):
+        original, restored = getattr(model, name), getattr(loaded, name)
+        assert int(restored.iterations) == int(original.iterations) > 0
+        assert len(restored.variables) == len(original.variables)
+        for a, b in zip(original.variables, restored.variables):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+        # A slot variable with non-zero state really came back.
+        assert any(np.any(v.numpy() != 0) for v in restored.variables[2:])
+    for a, b in zip(model.weights, loaded.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    np.testing.assert_array_equal(loaded.generate(3, seed=5), model.generate(3, seed=5))
+
+    iterations = int(loaded.g_optimizer.iterations)
+    history = loaded.fit(*data, batch_size=BATCH, epochs=1, verbose=0)
+    assert np.isfinite(history.history["d_loss"][0])
+    assert int(loaded.g_optimizer.iterations) == iterations + 2
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_mirrored_strategy_reports_global_losses(arch):
+    """Two replicas on the same data, seed and weights log what one device logs."""
+    single = build(arch, seed=7)
+    single.compile(run_eagerly=True)  # also checks that eager and graph steps agree
+    with two_cpu_strategy().scope():
+        mirrored = build(arch, seed=7)
+        mirrored.build()
+        mirrored.compile()
+    mirrored.generator.set_weights(single.generator.get_weights())
+    mirrored.discriminator.set_weights(single.discriminator.get_weights())
+
+    data = batch(single, BATCH, seed=3)
+    logs_single = single.fit(*data, batch_size=BATCH, shuffle=False, verbose=0).history
+    logs_mirrored = mirrored.fit(*data, batch_size=BATCH, shuffle=False, verbose=0).history
+    for name, value in logs_single.items():
+        np.testing.assert_allclose(
+            logs_mirrored[name][0], value[0], rtol=1e-4, atol=1e-5, err_msg=name
+        )
+    # Summed per-replica gradients == the one-device gradient: same weights after.
+    for a, b in zip(single.generator.weights, mirrored.generator.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-3, atol=1e-5)
+    for a, b in zip(
+        single.discriminator.trainable_weights, mirrored.discriminator.trainable_weights
+    ):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-3, atol=1e-5)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_mixed_bfloat16_trains_with_float32_outputs(arch):
+    previous = keras.config.dtype_policy()
+    try:
+        keras.config.set_dtype_policy("mixed_bfloat16")
+        model = build(arch)
+        model.compile(run_eagerly=True)
+        history = model.fit(*batch(model), batch_size=BATCH, verbose=0).history
+        assert all(np.isfinite(v[0]) for v in history.values())
+        z = np.zeros((2, 8), "float32")
+        images = model([z, np.array([0, 1])]) if model.num_classes else model(z)
+        assert images.dtype == "float32"
+        assert model.generator.layers[1].compute_dtype == "bfloat16"
+        assert model.generate(2, seed=0).dtype == np.float32
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_generate_is_deterministic_per_seed(arch):
+    model = build(arch)
+    first = model.generate(6, seed=11, batch_size=4)
+    assert first.shape == (6, *IMAGE_SHAPE) and first.dtype == np.float32
+    assert 0.0 <= first.min() and first.max() <= 1.0
+    np.testing.assert_array_equal(model.generate(6, seed=11), first)  # any batch size
+    assert not np.allclose(model.generate(6, seed=12), first)
+    # Sampling doesn't consume the training RNG.
+    state = model.seed_generator.state.numpy().copy()
+    model.generate(2, seed=1)
+    np.testing.assert_array_equal(model.seed_generator.state.numpy(), state)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_wrong_image_shape_or_channels_is_a_clear_error(arch):
+    model = build(arch)
+    model.compile()
+    data = list(batch(model))
+    data[0] = np.zeros((BATCH, 16, 16, 3), "float32")
+    with pytest.raises(ValueError, match=r"\(16, 16, 1\).*got \(16, 16, 3\)"):
+        model.fit(*data, batch_size=BATCH, verbose=0)
+    data[0] = np.zeros((BATCH, 32, 32, 1), "float32")
+    with pytest.raises(ValueError, match="expects images of shape"):
+        model.fit(*data, batch_size=BATCH, verbose=0)
+    data[0] = np.zeros((BATCH, 16, 16, 1), "uint8")
+    with pytest.raises(TypeError, match="scaled to \\[-1, 1\\]"):
+        model.fit(*data, batch_size=BATCH, verbose=0)
+
+
+def test_unscaled_images_and_unknown_static_shapes_are_checked_at_run_time():
+    model = build("dcgan")
+    model.compile()
+    images = np.full((BATCH, *IMAGE_SHAPE), 255.0, "float32")
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"scaled to \[-1, 1\]"):
+        model.fit(images, batch_size=BATCH, verbose=0)
+    # Sizes unknown when tracing (e.g. a decoded-image pipeline) are checked when running.
+    unknown = tf.data.Dataset.from_generator(
+        lambda: iter([np.zeros((BATCH, 32, 32, 1), "float32")]),
+        output_signature=tf.TensorSpec((None, None, None, 1), tf.float32),
+    )
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"\(16, 16, 1\)"):
+        model.fit(unknown, shuffle=False, verbose=0)
+
+
+def test_compile_rejects_single_optimizer_and_wrong_player_loss():
+    model = build("dcgan")
+    with pytest.raises(TypeError, match="g_optimizer/d_optimizer"):
+        model.compile(optimizer="adam")
+    shared = keras.optimizers.Adam()
+    with pytest.raises(ValueError, match="two optimizer instances"):
+        model.compile(g_optimizer=shared, d_optimizer=shared)
+    with pytest.raises(ValueError, match="player='discriminator' loss"):
+        model.compile(g_loss=keras_segen.losses.HingeLoss(player="discriminator"))
+    with pytest.raises(ValueError, match="unknown adversarial loss"):
+        build("dcgan", loss="softmax")
+
+
+def test_compile_accepts_named_losses_and_default_optimizers():
+    model = build("dcgan")
+    model.compile(g_loss="hinge", d_loss="hinge")
+    assert isinstance(model.d_loss_fn, keras_segen.losses.HingeLoss)
+    assert model.d_loss_fn.player == "discriminator" and model.g_loss_fn.player == "generator"
+    model = build("dcgan", label_smoothing=0.1)
+    with pytest.raises(ValueError, match="no probability targets to smooth"):
+        model.compile(d_loss="hinge")
+    model.compile()
+    assert model.d_loss_fn.label_smoothing == 0.1 and model.g_loss_fn.label_smoothing == 0.0
+    assert float(model.g_optimizer.learning_rate) == pytest.approx(2e-4)
+    assert float(model.d_optimizer.beta_1) == pytest.approx(0.5)
