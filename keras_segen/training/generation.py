@@ -36,11 +36,9 @@ time). ``classifier``/``segmenter`` null use the zoo's shipped feature models
 """
 import os
 import pathlib
-import platform
 import time
 
 import keras
-import tensorflow as tf
 
 from keras_segen import callbacks as segen_callbacks
 from keras_segen import datasets, registry
@@ -52,6 +50,7 @@ from keras_segen.evaluation.generation import (
     model_kind,
 )
 from keras_segen.generate import pick_tiles
+from keras_segen.training.provenance import trained_with
 from keras_segen.training.io import write_json_atomic
 from keras_segen.training.precision import precision_policy
 
@@ -201,19 +200,13 @@ def train_generation(recipe: dict, out_dir, *, verbose: int = 2) -> dict:
         results = {"recipe": recipe, "class_names": info.class_names}
         results.update(_evaluate(recipe, trained))
 
-    results["trained_with"] = {
-        "seed": seed,
-        "epochs_run_this_session": len(next(iter(history.history.values()), [])),
-        "epochs_completed": _count_rows(out / "history.csv"),
-        "stopped_by_time_budget": bool(timer and timer.stopped),
-        "fit_seconds_this_session": round(fit_seconds, 1),
-        "wall_seconds_this_session": round(time.time() - started, 1),
-        "num_params": int(trained.count_params()),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "python": platform.python_version(),
-        "hardware": f"{platform.machine()} {os.cpu_count()} CPUs, {platform.processor() or 'cpu'}",
-    }
+    results["trained_with"] = trained_with(
+        seed=seed, model=trained,
+        epochs_run=len(next(iter(history.history.values()), [])),
+        epochs_completed=_count_rows(out / "history.csv"),
+        stopped_by_time_budget=bool(timer and timer.stopped),
+        fit_seconds=fit_seconds, wall_seconds=time.time() - started,
+    )
     write_json_atomic(out / "metrics.json", results)
     if verbose:
         key = f"{data_cfg['name']}/{test_split}"

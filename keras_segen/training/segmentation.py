@@ -11,15 +11,11 @@ Output folder layout::
     OUT/backup/          BackupAndRestore state while a run is unfinished
 """
 import csv
-import json
-import os
 import pathlib
-import platform
 import time
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from keras_segen import callbacks as segen_callbacks
 from keras_segen import datasets, losses, metrics, registry
@@ -27,6 +23,7 @@ from keras_segen.datasets.augment import JointAugment
 from keras_segen.evaluation import evaluate_segmentation, format_table
 from keras_segen.training.io import write_json_atomic
 from keras_segen.training.precision import precision_policy
+from keras_segen.training.provenance import trained_with
 
 _LOSSES = {
     "cross_entropy": losses.SparseCrossEntropy,
@@ -174,21 +171,14 @@ def train_segmentation(recipe: dict, out_dir, *, verbose: int = 2) -> dict:
             model.save(out / "model.keras")
         best = keras.saving.load_model(out / "model.keras")
 
-    results = {"recipe": recipe, "class_names": class_names}
+    results = {"recipe": recipe, "class_names": class_names, "palette": info.palette}
     for split in (data_cfg.get("test_split", "test"), data_cfg.get("val_split", "val")):
         split_ds, _ = datasets.load(data_cfg["name"], split, **options)
         results[f"{data_cfg['name']}/{split}"] = evaluate_segmentation(best, split_ds, class_names)
-    results["trained_with"] = {
-        "seed": seed,
-        "epochs_run_this_session": len(history.history.get("loss", [])),
-        "fit_seconds_this_session": round(fit_seconds, 1),
-        "wall_seconds_this_session": round(time.time() - started, 1),
-        "num_params": int(best.count_params()),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "python": platform.python_version(),
-        "hardware": f"{platform.machine()} {os.cpu_count()} CPUs, {platform.processor() or 'cpu'}",
-    }
+    results["trained_with"] = trained_with(
+        seed=seed, model=best, epochs_run=len(history.history.get("loss", [])),
+        fit_seconds=fit_seconds, wall_seconds=time.time() - started,
+    )
     write_json_atomic(out / "metrics.json", results)
     if verbose:
         test_key = f"{data_cfg['name']}/{data_cfg.get('test_split', 'test')}"
