@@ -6,9 +6,10 @@ import sys
 COMMANDS = {}
 
 
-def command(name, help_text):
+def command(name, help_text, add_arguments):
+    """Register ``fn`` as subcommand ``name``; ``add_arguments(parser)`` declares its flags."""
     def decorator(fn):
-        COMMANDS[name] = (fn, help_text)
+        COMMANDS[name] = (fn, help_text, add_arguments)
         return fn
 
     return decorator
@@ -24,7 +25,7 @@ def _add_train(parser):
     parser.add_argument("--time-budget", type=float, help="stop fitting after this many seconds")
 
 
-@command("train", "train a recipe; writes model.keras, history.csv, metrics.json")
+@command("train", "train a recipe; writes model.keras, history.csv, metrics.json", _add_train)
 def _train(args):
     from keras_segen.training import train
 
@@ -47,7 +48,7 @@ def _add_evaluate(parser):
                              "real-vs-real floor")
 
 
-@command("evaluate", "evaluate a trained model on a dataset split; prints a table")
+@command("evaluate", "evaluate a trained model on a dataset split; prints a table", _add_evaluate)
 def _evaluate(args):
     from keras_segen import datasets
     from keras_segen.artifacts import load_trained
@@ -99,7 +100,8 @@ def _add_generate(parser):
     parser.add_argument("--out", required=True, help="PNG file to write")
 
 
-@command("generate", "write a PNG grid of generated images (pix2pix: input|target|output tiles)")
+@command("generate", "write a PNG grid of generated images (pix2pix: input|target|output tiles)",
+         _add_generate)
 def _generate(args):
     from keras_segen.artifacts import load_trained
     from keras_segen.generate import generate_grid, recipe_translation_grid
@@ -126,7 +128,7 @@ def _add_predict(parser):
     parser.add_argument("--out", required=True, help="folder for <stem>_mask.png and <stem>_overlay.png")
 
 
-@command("predict", "predict masks for image files; writes palette masks and overlays")
+@command("predict", "predict masks for image files; writes palette masks and overlays", _add_predict)
 def _predict(args):
     from keras_segen.artifacts import load_trained
     from keras_segen.inference import predict_files
@@ -141,7 +143,7 @@ def _add_list(parser):
     parser.add_argument("--task", choices=["segmentation", "generation", "classification"])
 
 
-@command("list", "list recipes and architectures")
+@command("list", "list recipes and architectures", _add_list)
 def _list(args):
     from keras_segen import registry
     from keras_segen.training.recipes import list_recipes, load_recipe
@@ -161,7 +163,7 @@ def _add_info(parser):
     parser.add_argument("name", help="recipe / zoo name")
 
 
-@command("info", "show a recipe (and its measured metrics when trained)")
+@command("info", "show a recipe (and its measured metrics when trained)", _add_info)
 def _info(args):
     from keras_segen.training.recipes import load_recipe
 
@@ -169,24 +171,15 @@ def _info(args):
     return 0
 
 
-_ARGUMENTS = {
-    "train": _add_train,
-    "evaluate": _add_evaluate,
-    "predict": _add_predict,
-    "generate": _add_generate,
-    "list": _add_list,
-    "info": _add_info,
-}
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="keras-segen", description="keras_segen: segmentation and generation model zoo"
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, (fn, help_text) in COMMANDS.items():
+    for name, (fn, help_text, add_arguments) in COMMANDS.items():
         child = sub.add_parser(name, help=help_text)
-        _ARGUMENTS[name](child)
+        add_arguments(child)
         child.set_defaults(handler=fn)
     return parser
 

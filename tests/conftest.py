@@ -17,7 +17,24 @@ except RuntimeError:  # already initialized by an earlier import
     pass
 
 
+import gzip  # noqa: E402
+
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+
+def _write_idx(path, array):
+    array = np.asarray(array, np.uint8)
+    header = (0x800 + array.ndim).to_bytes(4, "big")
+    header += b"".join(d.to_bytes(4, "big") for d in array.shape)
+    with gzip.open(path, "wb") as handle:
+        handle.write(header + array.tobytes())
+
+
+@pytest.fixture(scope="session")
+def write_idx():
+    """Write a uint8 array as a gzip'd idx file (the Fashion-MNIST format)."""
+    return _write_idx
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,4 @@
 """keras-segen train / generate / evaluate on a tiny generation recipe, as subprocesses."""
-import gzip
 import json
 import os
 import subprocess
@@ -11,22 +10,14 @@ import pytest
 import keras_segen
 
 
-def _write_idx(path, array):
-    array = np.asarray(array, np.uint8)
-    header = (0x800 + array.ndim).to_bytes(4, "big")
-    header += b"".join(d.to_bytes(4, "big") for d in array.shape)
-    with gzip.open(path, "wb") as handle:
-        handle.write(header + array.tobytes())
-
-
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
+def env(tmp_path_factory, write_idx):
     """A tiny Fashion-MNIST folder and a tiny classifier, passed to the subprocesses."""
     folder = tmp_path_factory.mktemp("fashion")
     rng = np.random.default_rng(0)
     for part, count in (("train", 48), ("t10k", 24)):
-        _write_idx(folder / f"{part}-images-idx3-ubyte.gz", rng.integers(0, 256, (count, 28, 28)))
-        _write_idx(folder / f"{part}-labels-idx1-ubyte.gz", np.arange(count) % 10)
+        write_idx(folder / f"{part}-images-idx3-ubyte.gz", rng.integers(0, 256, (count, 28, 28)))
+        write_idx(folder / f"{part}-labels-idx1-ubyte.gz", np.arange(count) % 10)
     return {**os.environ, "KERAS_SEGEN_FASHION_MNIST_DIR": str(folder)}
 
 

@@ -1,7 +1,6 @@
 """Tiny end-to-end runs of the generation trainer (GANs and VAEs on a tiny synthetic
 Fashion-MNIST written as idx files; pix2pix on real Blue Marble tiles, slow)."""
 import csv
-import gzip
 import json
 import math
 
@@ -15,16 +14,8 @@ from keras_segen.training import generation as trainer
 from keras_segen.training.generation import TrainingFailed, make_optimizer, train_generation
 
 
-def _write_idx(path, array):
-    array = np.asarray(array, np.uint8)
-    header = (0x800 + array.ndim).to_bytes(4, "big")
-    header += b"".join(d.to_bytes(4, "big") for d in array.shape)
-    with gzip.open(path, "wb") as handle:
-        handle.write(header + array.tobytes())
-
-
 @pytest.fixture(scope="module")
-def tiny_fashion(tmp_path_factory):
+def tiny_fashion(tmp_path_factory, write_idx):
     """120 training images (110 train + 10 val) and 40 test images, 10 classes."""
     folder = tmp_path_factory.mktemp("fashion")
     rng = np.random.default_rng(0)
@@ -33,8 +24,8 @@ def tiny_fashion(tmp_path_factory):
         # class k: a bright bar at row 2k plus noise, so classes differ a little
         images = rng.integers(0, 60, (count, 28, 28))
         images[np.arange(count), 2 * labels + 4] = 250
-        _write_idx(folder / f"{part}-images-idx3-ubyte.gz", images)
-        _write_idx(folder / f"{part}-labels-idx1-ubyte.gz", labels)
+        write_idx(folder / f"{part}-images-idx3-ubyte.gz", images)
+        write_idx(folder / f"{part}-labels-idx1-ubyte.gz", labels)
     return folder
 
 
