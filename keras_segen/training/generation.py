@@ -50,6 +50,7 @@ from keras_segen.evaluation.generation import (
     model_kind,
 )
 from keras_segen.generate import pick_tiles
+from keras_segen.training.compiling import compile_generation, make_optimizer
 from keras_segen.training.provenance import trained_with
 from keras_segen.training.io import write_json_atomic
 from keras_segen.training.precision import precision_policy
@@ -81,39 +82,12 @@ def save_model_atomic(model, path):
     os.replace(tmp, path)
 
 
-def make_optimizer(spec, role=""):
-    """``{"name": "adam", "learning_rate": 2e-4, ...}`` -> a Keras optimizer; None -> None
-    (the model's default). ``role`` prefixes the optimizer's name ("g", "d")."""
-    if spec is None:
-        return None
-    if not isinstance(spec, dict) or "name" not in spec:
-        raise ValueError(
-            f"an optimizer is given as {{'name': 'adam', 'learning_rate': ...}}, got {spec!r}"
-        )
-    config = {k: v for k, v in spec.items() if k != "name"}
-    config.setdefault("name", f"{role}_{spec['name']}" if role else spec["name"])
-    try:
-        return keras.optimizers.get({"class_name": spec["name"], "config": config})
-    except (ValueError, TypeError) as err:
-        raise ValueError(f"bad optimizer spec {spec!r}: {err}") from err
-
-
 def _batches(dataset, batch_size, *, training, keep_labels, seed, repeat=False):
     pipe = datasets.make_pipeline(dataset, batch_size=batch_size, training=training,
                                   seed=seed, repeat=repeat)
     if not keep_labels:  # unconditional models train on images alone
         pipe = pipe.map(lambda images, labels: images)
     return pipe
-
-
-def _compile(model, kind, train_cfg):
-    if kind == "vae":
-        optimizer = make_optimizer(train_cfg.get("optimizer")) or keras.optimizers.Adam(
-            float(train_cfg.get("learning_rate", 1e-3)))
-        model.compile(optimizer=optimizer)
-    else:
-        model.compile(g_optimizer=make_optimizer(train_cfg.get("g_optimizer"), "g"),
-                      d_optimizer=make_optimizer(train_cfg.get("d_optimizer"), "d"))
 
 
 def _picture_callbacks(model, kind, out, train_cfg, picture_ds, info, seed):
@@ -166,7 +140,7 @@ def train_generation(recipe: dict, out_dir, *, verbose: int = 2) -> dict:
                               seed=seed, repeat=bool(steps))
         val_pipe = None if val_ds is None else _batches(
             val_ds, batch_size, training=False, keep_labels=keep_labels, seed=seed)
-        _compile(model, kind, train_cfg)
+        compile_generation(model, train_cfg)
 
         monitors = [m.name for m in model.metrics if "loss" in m.name] or ["loss"]
         nan_guards = [segen_callbacks.StopOnNaN(monitor=name) for name in monitors]

@@ -18,51 +18,16 @@ import keras
 import numpy as np
 
 from keras_segen import callbacks as segen_callbacks
-from keras_segen import datasets, losses, metrics, registry
+from keras_segen import datasets, losses, registry
 from keras_segen.datasets.augment import JointAugment
 from keras_segen.evaluation import evaluate_segmentation, format_table
+from keras_segen.training.compiling import compile_segmentation
 from keras_segen.training.io import write_json_atomic
 from keras_segen.training.precision import precision_policy
 from keras_segen.training.provenance import trained_with
 
-_LOSSES = {
-    "cross_entropy": losses.SparseCrossEntropy,
-    "dice": losses.DiceLoss,
-    "focal": losses.FocalLoss,
-    "jaccard": losses.JaccardLoss,
-    "tversky": losses.TverskyLoss,
-}
-
-
 class TrainingFailed(RuntimeError):
     """Training stopped on a bad state (e.g. NaN loss); the message says where."""
-
-
-def build_loss(spec, class_weights=None):
-    """``[["cross_entropy", 1.0], ["dice", 0.5]]`` -> a Keras loss object."""
-    parts, weights = [], []
-    for name, weight in spec:
-        if name not in _LOSSES:
-            raise ValueError(f"unknown loss {name!r}; choose from {sorted(_LOSSES)}")
-        kwargs = {"class_weights": class_weights} if name == "cross_entropy" else {}
-        parts.append(_LOSSES[name](**kwargs))
-        weights.append(float(weight))
-    if len(parts) == 1 and weights[0] == 1.0:
-        return parts[0]
-    return losses.CombinedLoss(losses=parts, weights=weights)
-
-
-def segmentation_metrics(class_names):
-    num_classes = len(class_names)
-    found = [
-        metrics.PixelAccuracy(num_classes=num_classes, name="pixel_accuracy"),
-        metrics.MeanIoU(num_classes=num_classes, name="mean_iou"),
-    ]
-    found += [
-        metrics.PerClassIoU(num_classes=num_classes, class_id=k, name=f"iou_{name}")
-        for k, name in enumerate(class_names)
-    ]
-    return found
 
 
 def _best_so_far(history_path: pathlib.Path, monitor: str):
@@ -130,14 +95,7 @@ def train_segmentation(recipe: dict, out_dir, *, verbose: int = 2) -> dict:
 
     with precision_policy(train_cfg.get("precision", "float32")):
         model = registry.build(recipe["arch"], **recipe["kwargs"])
-        model.compile(
-            optimizer=keras.optimizers.AdamW(
-                learning_rate=float(train_cfg.get("learning_rate", 1e-3)),
-                weight_decay=float(train_cfg.get("weight_decay", 0.0)),
-            ),
-            loss=build_loss(train_cfg.get("loss", [["cross_entropy", 1.0]]), class_weights),
-            metrics=segmentation_metrics(class_names),
-        )
+        compile_segmentation(model, train_cfg, class_names, class_weights)
         monitor = "val_mean_iou"
         nan_guard = segen_callbacks.StopOnNaN()
         overlay_images, overlay_masks = _overlay_tiles(val_ds, int(train_cfg.get("overlay_tiles", 6)))
