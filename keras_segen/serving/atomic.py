@@ -1,0 +1,61 @@
+"""Publish a version folder all at once, the way TF Serving expects to find it.
+
+Everything is written into ``<model_dir>/.tmp-<version>-<pid>-<random>/`` and renamed
+to ``<model_dir>/<version>`` at the end (a rename within one folder is atomic). TF
+Serving only loads children whose names parse as integers, so the temporary folder is
+never seen as a version, even one left behind by a killed process.
+"""
+import contextlib
+import os
+import pathlib
+import shutil
+import tempfile
+
+
+@contextlib.contextmanager
+def version_folder(model_dir, version, *, overwrite=False):
+    """Yield an empty temporary folder; publish it as ``model_dir/version`` on success.
+
+    On any exception the temporary folder is removed and nothing is published. An
+    existing version raises FileExistsError unless ``overwrite``; then the old version
+    is swapped out only once the new one is complete.
+    """
+    model_dir = pathlib.Path(model_dir)
+    final = model_dir / str(version)
+    if final.exists() and not overwrite:
+        raise FileExistsError(
+            f"{final} already exists; choose another version or pass overwrite=True "
+            "(keras-segen export --overwrite) to replace it"
+        )
+    model_dir.mkdir(parents=True, exist_ok=True)
+    tmp = pathlib.Path(
+        tempfile.mkdtemp(prefix=f".tmp-{version}-{os.getpid()}-", dir=model_dir)
+    )
+    try:
+        yield tmp
+        _publish(tmp, final, overwrite)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _publish(tmp, final, overwrite):
+    if not final.exists():
+        try:
+            os.rename(tmp, final)
+        except OSError as err:  # another writer published it meanwhile
+            raise FileExistsError(f"{final} appeared while exporting: {err}") from err
+        return
+    if not overwrite:
+        raise FileExistsError(f"{final} appeared while exporting; nothing was replaced")
+    old = pathlib.Path(
+        tempfile.mkdtemp(prefix=f".old-{final.name}-{os.getpid()}-", dir=final.parent)
+    )
+    old.rmdir()  # only the unique name is needed: rename needs a free target
+    os.rename(final, old)
+    try:
+        os.rename(tmp, final)
+    except BaseException:
+        os.rename(old, final)  # put the old version back
+        raise
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,67 @@
+"""Export every tiny model once, and load them all once in a TensorFlow-only process."""
+import dataclasses
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from serving_cases import CASES, build, requests_and_answers
+
+from keras_segen.serving import export
+
+CHECKER = pathlib.Path(__file__).with_name("served_check.py")
+CLASS_NAMES = {"unet": ["ocean", "land", "lake"], "cgan": ["a", "b", "c"], "cvae": ["a", "b", "c"]}
+
+
+@dataclasses.dataclass
+class Exported:
+    model: object
+    path: pathlib.Path
+    cases: dict  # signature -> (inputs, expected outputs)
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory):
+    """``{case: Exported}`` for every case of serving_cases, under one TF Serving root."""
+    root = tmp_path_factory.mktemp("serving_root")
+    result = {}
+    for case in CASES:
+        model = build(case)
+        card = {"name": case, "task": "test", "classes": {"names": CLASS_NAMES.get(case)}}
+        path = export(model, root, name=case, version=1, card=card)
+        result[case] = Exported(model, path, requests_and_answers(case, model))
+    return result
+
+
+@pytest.fixture(scope="session")
+def served(exported, tmp_path_factory):
+    """Run served_check.py once over every export; ``{"report": ..., "outputs": {case:
+    {signature: {name: array}}}}``."""
+    folder = tmp_path_factory.mktemp("served")
+    job = {"exports": [], "result": str(folder / "result.json")}
+    for case, item in exported.items():
+        inputs = {
+            f"{signature}/{name}": value
+            for signature, (request, _) in item.cases.items()
+            for name, value in request.items()
+        }
+        np.savez(folder / f"{case}_in.npz", **inputs)
+        job["exports"].append({"path": str(item.path), "inputs": str(folder / f"{case}_in.npz"),
+                               "outputs": str(folder / f"{case}_out.npz")})
+    (folder / "job.json").write_text(json.dumps(job))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    run = subprocess.run([sys.executable, str(CHECKER), str(folder / "job.json")],
+                         capture_output=True, text=True, env=env, timeout=900)
+    if run.returncode != 0:
+        raise AssertionError(f"served_check.py failed ({run.returncode}):\n{run.stderr[-4000:]}")
+    outputs = {}
+    for case in exported:
+        arrays = np.load(folder / f"{case}_out.npz", allow_pickle=False)
+        for key in arrays.files:
+            signature, name = key.split("/", 1)
+            outputs.setdefault(case, {}).setdefault(signature, {})[name] = arrays[key]
+    return {"report": json.loads((folder / "result.json").read_text()), "outputs": outputs}

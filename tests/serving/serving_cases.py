@@ -1,0 +1,121 @@
+"""Tiny models of every exportable kind, with requests and the answers Keras gives.
+
+``CASES`` maps a case name to a builder; ``requests_and_answers(case, model)`` returns
+``{signature: (inputs, expected outputs)}`` where the expected outputs come from the
+Keras model's own API (``predict``, ``generate``, ``encode``, ``translate``, ...).
+"""
+import numpy as np
+import tensorflow as tf
+
+import keras
+import keras_segen
+
+CASES = {
+    "unet": lambda: keras_segen.build(
+        "unet", input_shape=(None, None, 3), num_classes=3, depth=2, base_filters=4
+    ),
+    "dcgan": lambda: keras_segen.build(
+        "dcgan", image_shape=(8, 8, 1), latent_dim=4, base_filters=4
+    ),
+    "wgan_gp": lambda: keras_segen.build(
+        "wgan_gp", image_shape=(8, 8, 1), latent_dim=4, base_filters=4
+    ),
+    "cgan": lambda: keras_segen.build(
+        "cgan", image_shape=(8, 8, 1), latent_dim=4, num_classes=3, base_filters=4, embedding_dim=2
+    ),
+    "vae": lambda: keras_segen.build(
+        "vae", image_shape=(8, 8, 1), latent_dim=2, base_filters=4, depth=1, hidden_units=8
+    ),
+    "cvae": lambda: keras_segen.build(
+        "cvae", image_shape=(8, 8, 1), latent_dim=2, num_classes=3, base_filters=4, depth=1,
+        hidden_units=8,
+    ),
+    "pix2pix": lambda: keras_segen.build(
+        "pix2pix", image_shape=(8, 8, 3), condition_channels=3, base_filters=4, depth=2,
+        discriminator_depth=1,
+    ),
+}
+
+SEED = 3
+
+
+def build(case):
+    keras.utils.set_random_seed(sorted(CASES).index(case))
+    return CASES[case]()
+
+
+def to_uint8(unit):
+    return np.round(np.clip(np.asarray(unit, np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def segmentation_answer(model, images):
+    logits = np.asarray(model.predict_on_batch(images.astype(np.float32) / 255.0), np.float32)
+    return {"masks": logits.argmax(-1).astype(np.int32),
+            "probabilities": np.asarray(tf.nn.softmax(logits, axis=-1))}, logits
+
+
+def random_images(rng, shape):
+    return rng.integers(0, 256, size=shape, dtype=np.uint8)
+
+
+def png_batch(images):
+    return np.array([tf.io.encode_png(image).numpy() for image in images], dtype=object)
+
+
+def requests_and_answers(case, model):
+    """``{signature: (inputs, expected)}``; segmentation answers also carry ``"logits"``."""
+    rng = np.random.default_rng(0)
+    if case == "unet":
+        images = random_images(rng, (2, 19, 26, 3))  # odd sizes: any size must work
+        expected, logits = segmentation_answer(model, images)
+        return {
+            "serving_default": ({"images": images}, {**expected, "logits": logits}),
+            "predict_bytes": ({"image_bytes": png_batch(images)}, {**expected, "logits": logits}),
+        }
+    if case in ("dcgan", "wgan_gp", "cgan"):
+        z = rng.standard_normal((4, model.latent_dim)).astype(np.float32)
+        if model.num_classes:
+            labels = np.array([0, 1, 2, 1], np.int32)
+            images = model([z, labels])
+            sample_labels = np.arange(5, dtype=np.int32) % model.num_classes
+            return {
+                "serving_default": ({"z": z, "labels": labels},
+                                    {"images": to_uint8((np.asarray(images) + 1) / 2)}),
+                "sample": (_sample_request(),
+                           {"images": to_uint8(model.generate(5, seed=SEED)),
+                            "labels": sample_labels}),
+            }
+        images = model(z)
+        return {
+            "serving_default": ({"z": z}, {"images": to_uint8((np.asarray(images) + 1) / 2)}),
+            "sample": (_sample_request(), {"images": to_uint8(model.generate(5, seed=SEED))}),
+        }
+    if case in ("vae", "cvae"):
+        images = random_images(rng, (3, *model.image_shape))
+        unit = images.astype(np.float32) / 255.0
+        z = rng.standard_normal((3, model.latent_dim)).astype(np.float32)
+        labels = np.array([2, 0, 1], np.int32) if model.num_classes else None
+        with_labels = {} if labels is None else {"labels": labels}
+        mean, log_var = model.encode(unit, labels)
+        reconstruction = {"images": to_uint8(model.reconstruct(unit, labels))}
+        sample = {"images": to_uint8(model.generate(5, seed=SEED))}
+        if model.num_classes:
+            sample["labels"] = np.arange(5, dtype=np.int32) % model.num_classes
+        return {
+            "reconstruct": ({"images": images, **with_labels}, reconstruction),
+            "serving_default": ({"images": images, **with_labels}, reconstruction),
+            "encode": ({"images": images, **with_labels},
+                       {"mean": np.asarray(mean), "log_var": np.asarray(log_var)}),
+            "decode": ({"z": z, **with_labels}, {"images": to_uint8(model.decode(z, labels))}),
+            "sample": (_sample_request(), sample),
+        }
+    if case == "pix2pix":
+        masks = rng.integers(0, model.condition_channels, size=(2, 8, 8)).astype(np.int32)
+        expected = {"images": to_uint8(model.translate(masks))}
+        return {"translate": ({"masks": masks}, expected),
+                "serving_default": ({"masks": masks}, expected)}
+    raise KeyError(case)
+
+
+def _sample_request():
+    return {"batch_size": np.array(5, np.int32), "seed": np.array(SEED, np.int64)}

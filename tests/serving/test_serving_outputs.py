@@ -1,0 +1,53 @@
+"""Every signature, loaded by TensorFlow alone in another process, answers as Keras does."""
+import numpy as np
+import pytest
+
+from serving_cases import CASES
+
+# Below this gap between the two largest logits (and above zero) float rounding in
+# different kernels may legitimately flip a pixel's argmax; elsewhere masks must agree.
+NEAR_TIE = 1e-4
+
+
+def assert_masks_match(masks, logits):
+    top2 = np.sort(logits, axis=-1)[..., -2:]
+    gap = top2[..., 1] - top2[..., 0]
+    compared = (gap == 0) | (gap > NEAR_TIE)  # exact ties: both take the first class
+    assert compared.mean() > 0.99  # the comparison covers nearly every pixel
+    np.testing.assert_array_equal(masks[compared], logits.argmax(-1)[compared])
+
+
+def test_the_serving_process_never_imported_keras(served):
+    assert served["report"]["modules"] == []
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_signatures_answer_like_the_keras_model(case, exported, served):
+    got = served["outputs"][case]
+    assert set(got) == set(exported[case].cases)
+    for signature, (_, expected) in exported[case].cases.items():
+        outputs = got[signature]
+        assert set(outputs) == set(expected) - {"logits"}, signature
+        for name, want in expected.items():
+            if name == "logits":
+                continue
+            have = outputs[name]
+            assert have.shape == want.shape, (signature, name)
+            assert have.dtype == want.dtype, (signature, name, have.dtype, want.dtype)
+            if name == "masks":
+                assert_masks_match(have, expected["logits"])
+            elif have.dtype == np.uint8:  # images: within one uint8 step
+                assert np.abs(have.astype(int) - want.astype(int)).max() <= 1, (signature, name)
+            elif have.dtype.kind == "f":
+                np.testing.assert_allclose(have, want, rtol=1e-4, atol=1e-5, err_msg=signature)
+            else:
+                np.testing.assert_array_equal(have, want, err_msg=f"{signature}/{name}")
+
+
+def test_segmentation_masks_come_at_the_input_size(exported, served):
+    images = exported["unet"].cases["serving_default"][0]["images"]
+    for signature in ("serving_default", "predict_bytes"):
+        outputs = served["outputs"]["unet"][signature]
+        assert outputs["masks"].shape == images.shape[:3]
+        assert outputs["probabilities"].shape == (*images.shape[:3], 3)
+        np.testing.assert_allclose(outputs["probabilities"].sum(-1), 1.0, atol=1e-5)
