@@ -1,4 +1,11 @@
-"""keras_segen: a Keras 3 model zoo for image segmentation and generation."""
+"""keras_segen: a Keras 3 model zoo for image segmentation and generation.
+
+    model = keras_segen.load("unet_bluemarble")     # trained, sha256-verified, compiled
+    keras_segen.list_models(task="segmentation")
+    keras_segen.get_card("fcn_voc")                 # dataset, metrics, files, recipe...
+    keras_segen.build("unet", num_classes=3)        # an architecture by name
+    keras_segen.export(model, "serving/", name="unet_bluemarble", version=1)
+"""
 import os as _os
 
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -10,12 +17,26 @@ from keras_segen import callbacks, datasets, layers, losses, metrics  # noqa: E4
 # Import every architecture so its custom layers and models are registered with Keras
 # before any ``.keras`` file is loaded.
 from keras_segen import classification, generation, segmentation  # noqa: E402,F401
+from keras_segen.zoo import get_card, list_models, load  # noqa: E402
 
 __version__ = "0.1.0"
+
+
+def export(*args, **kwargs):
+    """Export a model for TF Serving: ``keras_segen.serving.export`` (imported on use,
+    as it pulls in the SavedModel machinery)."""
+    from keras_segen import serving
+
+    return serving.export(*args, **kwargs)
+
 
 __all__ = [
     "build",
     "list_architectures",
+    "load",
+    "list_models",
+    "get_card",
+    "export",
     "callbacks",
     "datasets",
     "layers",

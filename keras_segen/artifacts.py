@@ -1,9 +1,12 @@
-"""Find a trained model by zoo name or ``.keras`` path, together with what it predicts.
+"""Find a trained model by zoo name, run folder or ``.keras`` path, together with what it
+predicts (what the ``evaluate``, ``predict``, ``generate`` and ``export`` commands take).
 
-A training run writes ``model.keras`` next to ``metrics.json`` (which holds the recipe and
-class names); zoo artifacts live in ``zoo/artifacts/NAME/``. The zoo (checksums, cards,
-downloads) builds on this.
+* a zoo name goes through the zoo (``keras_segen.zoo.load``): card, sha256 of every
+  artifact file, ``safe_mode`` load; the metadata comes from the card;
+* a training run folder (``model.keras`` beside ``metrics.json``) or a ``.keras`` file is
+  loaded as it is; the metadata comes from a ``metrics.json`` or ``card.json`` beside it.
 """
+import difflib
 import json
 import pathlib
 
@@ -13,7 +16,13 @@ from keras_segen.paths import artifacts_dir
 from keras_segen.training.recipes import list_recipes, load_recipe
 
 
+def _is_path(name_or_path) -> bool:
+    path = pathlib.Path(name_or_path)
+    return path.suffix == ".keras" or path.is_dir() or len(path.parts) > 1
+
+
 def resolve_model_path(name_or_path) -> pathlib.Path:
+    """The ``.keras`` file of a run folder or path (zoo names: see ``load_trained``)."""
     path = pathlib.Path(name_or_path)
     if path.suffix == ".keras":
         if not path.is_file():
@@ -21,16 +30,16 @@ def resolve_model_path(name_or_path) -> pathlib.Path:
         return path
     if path.is_dir() and (path / "model.keras").is_file():
         return path / "model.keras"
-    candidate = artifacts_dir() / str(name_or_path) / "model.keras"
-    if candidate.is_file():
-        return candidate
-    if str(name_or_path) in list_recipes():
+    if path.is_dir():
+        raise FileNotFoundError(f"{path} holds no model.keras (not a training run folder)")
+    name = str(name_or_path)
+    if name in list_recipes():
         raise FileNotFoundError(
-            f"no trained weights for {name_or_path!r} here ({candidate} is missing); "
-            f"train them with: keras-segen train {name_or_path} --out runs/{name_or_path}"
+            f"no trained weights for {name!r} here ({artifacts_dir() / name} is not a zoo "
+            f"entry); train them with: keras-segen train {name} --out runs/{name}"
         )
-    load_recipe(str(name_or_path))  # raises KeyError listing the close names
-    raise FileNotFoundError(str(candidate))  # pragma: no cover - load_recipe raised
+    load_recipe(name)  # raises KeyError listing the close names
+    raise FileNotFoundError(name)  # pragma: no cover - load_recipe raised
 
 
 def model_metadata(model_path) -> dict:
@@ -41,13 +50,37 @@ def model_metadata(model_path) -> dict:
         if meta_path.is_file():
             meta = json.loads(meta_path.read_text())
             recipe = meta.get("recipe", meta)
+            if isinstance(recipe, dict) and "config" in recipe:  # a zoo card's recipe
+                recipe = recipe["config"]
             return {"recipe": recipe, "class_names": meta.get("class_names", []),
-                    "palette": meta.get("palette")}
-    return {"recipe": None, "class_names": [], "palette": None}
+                    "palette": meta.get("palette"), "card": None}
+    return {"recipe": None, "class_names": [], "palette": None, "card": None}
+
+
+def card_metadata(card) -> dict:
+    return {"recipe": card["recipe"]["config"], "class_names": list(card["classes"]["names"]),
+            "palette": card["classes"].get("palette"), "card": card}
 
 
 def load_trained(name_or_path):
-    """(keras.Model, metadata dict) for a zoo name, a run folder or a ``.keras`` file."""
+    """(keras.Model, metadata dict) for a zoo name, a run folder or a ``.keras`` file.
+
+    The metadata holds ``recipe``, ``class_names``, ``palette`` and ``card`` (the zoo
+    card for zoo names, else None).
+    """
+    from keras_segen import zoo
+
+    if not _is_path(name_or_path):
+        name = str(name_or_path)
+        if name in zoo.list_models():
+            model = zoo.load(name)
+            return model, card_metadata(zoo.get_card(name))
+        if name not in list_recipes():
+            known = sorted(set(zoo.list_models()) | set(list_recipes()))
+            close = difflib.get_close_matches(name, known, n=3, cutoff=0.4)
+            hint = f" Did you mean: {', '.join(close)}?" if close else ""
+            raise KeyError(f"unknown model {name!r}: not a zoo name, recipe, run folder or "
+                           f".keras file.{hint} Zoo names: {', '.join(zoo.list_models())}")
     path = resolve_model_path(name_or_path)
     try:
         model = keras.saving.load_model(path, safe_mode=True)

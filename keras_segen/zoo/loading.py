@@ -1,0 +1,127 @@
+"""``keras_segen.load``, ``list_models``, ``get_card``: from a zoo name to a ready model.
+
+``load(name)``: index -> card -> verified artifact folder (``zoo.artifacts``) ->
+``keras.saving.load_model(..., safe_mode=True)`` -> compiled as its recipe trains it.
+Artifacts carry no optimizer state (they stay small), so ``model.fit`` right after
+``load`` starts from fresh optimizers with the recipe's settings.
+"""
+import copy
+import difflib
+
+import keras
+
+from keras_segen import registry
+from keras_segen.zoo.artifacts import resolve_artifact
+from keras_segen.zoo.cards import card_path, read_card
+from keras_segen.zoo.index import read_index
+from keras_segen.zoo.schema import MODEL_FILE
+
+
+def list_models(task=None) -> list[str]:
+    """Names of the zoo's entries (trained and recipe-only), optionally of one task."""
+    if task is not None and task not in registry.TASKS:
+        raise ValueError(f"task must be one of {registry.TASKS}, got {task!r}")
+    entries = read_index().get("entries", {})
+    return sorted(name for name, line in entries.items() if task in (None, line["task"]))
+
+
+def _card(name) -> dict:
+    entries = read_index().get("entries", {})
+    if name not in entries:
+        close = difflib.get_close_matches(str(name), list(entries), n=3, cutoff=0.4)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise KeyError(f"unknown zoo model {name!r}.{hint} Known: {', '.join(sorted(entries))}")
+    return read_card(card_path(name))
+
+
+def get_card(name) -> dict:
+    """The card of zoo entry ``name`` (a copy: changing it changes nothing in the zoo)."""
+    return copy.deepcopy(_card(name))
+
+
+def class_names(card, num_classes=None) -> list[str]:
+    names = card["classes"]["names"]
+    if num_classes is None or num_classes == len(names):
+        return list(names)
+    return [f"class_{k}" for k in range(num_classes)]
+
+
+def compile_model(model, recipe, names=None):
+    """Compile ``model`` as ``recipe`` trains it (classifiers: Adam + cross-entropy)."""
+    if recipe["task"] == "classification":
+        train_cfg = recipe.get("train", {})
+        model.compile(optimizer=keras.optimizers.Adam(float(train_cfg.get("learning_rate", 1e-3))),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+    from keras_segen.training.compiling import compile_for_recipe
+
+    return compile_for_recipe(model, recipe, names)
+
+
+def _leaf_layers(layer, prefix=()):
+    """``{path of layer names: layer}`` of every layer holding weights directly."""
+    found = {}
+    for child in getattr(layer, "layers", []):
+        path = prefix + (child.name,)
+        if getattr(child, "layers", None):
+            found.update(_leaf_layers(child, path))
+        elif child.weights:
+            found[path] = child
+    return found
+
+
+def transfer_matching_weights(source, target) -> list[str]:
+    """Copy the weights of every layer of ``source`` into the layer of ``target`` at the
+    same place (same names) whose weights have the same shapes; returns the names of the
+    layers of ``target`` left as initialized (e.g. a new class head)."""
+    source_layers = _leaf_layers(source)
+    fresh = []
+    for path, layer in _leaf_layers(target).items():
+        match = source_layers.get(path)
+        shapes = [tuple(w.shape) for w in layer.weights]
+        if match is not None and [tuple(w.shape) for w in match.weights] == shapes:
+            layer.set_weights(match.get_weights())
+        else:
+            fresh.append("/".join(path))
+    return fresh
+
+
+def load(name, *, weights=True, num_classes=None):
+    """A compiled ``keras.Model`` for zoo entry ``name``.
+
+    Args:
+        name: a zoo name (``keras_segen.list_models()``).
+        weights: True: the trained weights, verified against the card's sha256 (an error
+            names the command that trains them when they are not available here).
+            False: the architecture as its recipe builds it before training.
+        num_classes: a class count other than the card's gives a model whose every layer
+            that fits (the backbone) keeps its trained weights and whose class head is
+            freshly initialized, ready to fine-tune on new classes.
+    """
+    card = _card(name)
+    recipe = card["recipe"]["config"]
+    kwargs = dict(card["kwargs"])
+    trained_classes = kwargs.get("num_classes")
+    if num_classes is not None:
+        if trained_classes is None:
+            raise ValueError(f"zoo model {name!r} ({card['arch']}) has no classes to change; "
+                             "call load without num_classes")
+        if int(num_classes) < 2:
+            raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+        num_classes = int(num_classes)
+        kwargs["num_classes"] = num_classes
+    new_head = num_classes is not None and num_classes != trained_classes
+    names = class_names(card, num_classes if new_head else None)
+    if weights:
+        folder = resolve_artifact(card)
+        path = folder / MODEL_FILE
+        try:
+            trained = keras.saving.load_model(path, safe_mode=True)
+        except Exception as err:  # Keras raises several types for a damaged file
+            raise ValueError(f"could not load zoo model {name!r} from {path}: {err}") from err
+        if not new_head:
+            return compile_model(trained, recipe, names)
+    model = registry.build(card["arch"], **kwargs)
+    if weights:
+        transfer_matching_weights(trained, model)
+    return compile_model(model, recipe, names)

@@ -1,0 +1,66 @@
+"""Sample pictures shipped with an artifact (``samples/*.png``), fixed by seed so a
+rebuild of the same weights draws the same pictures.
+
+* segmentation: test tiles that hold several classes, one row each:
+  image | truth overlay | predicted overlay;
+* GANs and VAEs: a grid of generated images (conditional models: one row per class);
+* pix2pix: condition | target | output rows for test tiles;
+* classification: none (the classifier is a feature extractor for the zoo's metrics).
+"""
+import pathlib
+
+import numpy as np
+
+from keras_segen.zoo import describe
+
+SEED = 0
+
+
+def _mixed_tiles(dataset, count):
+    """Up to ``count`` tiles with two or more classes, spread evenly over the split."""
+    chosen = [(image, mask) for image, mask in dataset.as_numpy_iterator()
+              if len(np.unique(mask[mask != 255])) >= 2]
+    if not chosen:
+        chosen = list(dataset.take(count).as_numpy_iterator())
+    step = max(1, len(chosen) // count)
+    return chosen[::step][:count]
+
+
+def segmentation_overlays(model, recipe, palette, path, count=6, scale=2):
+    from keras_segen import datasets
+    from keras_segen.generate import image_grid, save_png
+    from keras_segen.visualize import colorize, overlay
+
+    data = recipe["dataset"]
+    split = describe.splits(recipe)["test"]
+    dataset, _ = datasets.load(data["name"], split, **data.get("options", {}))
+    rows = []
+    for image, mask in _mixed_tiles(dataset, count):
+        picture = np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
+        logits = np.asarray(model(image[None], training=False))[0]
+        predicted = np.argmax(logits, axis=-1)
+        rows += [picture, overlay(picture, colorize(mask, palette)),
+                 overlay(picture, colorize(predicted, palette))]
+    grid = image_grid(np.stack(rows).astype(np.float32) / 255.0, columns=3)
+    return save_png(grid, path, scale)
+
+
+def write_samples(model, recipe, card_classes, folder) -> list[pathlib.Path]:
+    """Write the entry's sample PNGs into ``folder/samples``; returns their paths."""
+    from keras_segen.generate import generate_grid, recipe_translation_grid
+
+    out = pathlib.Path(folder) / "samples"
+    task = recipe["task"]
+    if task == "classification":
+        return []
+    if task == "segmentation":
+        palette = card_classes.get("palette")
+        return [segmentation_overlays(model, recipe, palette, out / "test_overlays.png")]
+    kind = describe.generation_kind(recipe["arch"])
+    if kind == "pix2pix":
+        return [recipe_translation_grid(model, recipe, 8, seed=SEED,
+                                        path=out / "test_translations.png",
+                                        split=describe.splits(recipe)["test"])]
+    conditional = bool(getattr(model, "num_classes", 0))
+    return [generate_grid(model, 100, seed=SEED, label="all" if conditional else None,
+                          path=out / "generated.png")]
