@@ -51,3 +51,16 @@ def test_segmentation_masks_come_at_the_input_size(exported, served):
         assert outputs["masks"].shape == images.shape[:3]
         assert outputs["probabilities"].shape == (*images.shape[:3], 3)
         np.testing.assert_allclose(outputs["probabilities"].sum(-1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_each_served_weight_is_stored_once(case, exported):
+    """keras-team/keras#23553: a tracked model's weights were saved twice."""
+    import tensorflow as tf
+
+    model = exported[case].model
+    served = [getattr(model, name) for name in ("generator", "encoder", "decoder")
+              if getattr(model, name, None) is not None] or [model]
+    stored = tf.train.list_variables(str(exported[case].path / "variables" / "variables"))
+    stored_values = sum(int(np.prod(shape)) for _, shape in stored if shape)
+    assert stored_values == sum(network.count_params() for network in served)
