@@ -23,6 +23,18 @@ def _add_train(parser):
     parser.add_argument("--steps-per-epoch", type=int)
     parser.add_argument("--seed", type=int)
     parser.add_argument("--time-budget", type=float, help="stop fitting after this many seconds")
+    from keras_segen.training.distribution import STRATEGIES
+    from keras_segen.training.precision import PRECISIONS
+
+    parser.add_argument("--strategy", choices=STRATEGIES, default="none",
+                        help="mirrored: all local GPUs (or CPU devices); multi_worker: the "
+                             "cluster in TF_CONFIG, the chief writes --out; tpu: TPU_NAME or "
+                             "this TPU VM's. --batch-size is the global batch")
+    parser.add_argument("--precision", choices=PRECISIONS,
+                        help="dtype policy (default: the recipe's train.precision); auto "
+                             "picks the faster one for this machine")
+    parser.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=None,
+                        help="XLA-compile the train step (default: Keras' choice, off on CPU)")
 
 
 @command("train", "train a recipe; writes model.keras, history.csv, metrics.json", _add_train)
@@ -32,6 +44,7 @@ def _train(args):
     train(
         args.recipe, args.out, epochs=args.epochs, batch_size=args.batch_size,
         steps_per_epoch=args.steps_per_epoch, seed=args.seed, time_budget_s=args.time_budget,
+        strategy=args.strategy, precision=args.precision, jit_compile=args.jit_compile,
     )
     return 0
 
@@ -143,33 +156,155 @@ def _add_list(parser):
     parser.add_argument("--task", choices=["segmentation", "generation", "classification"])
 
 
-@command("list", "list recipes and architectures", _add_list)
+@command("list", "list the zoo's models: task, dataset, headline metrics, size, license",
+         _add_list)
 def _list(args):
     from keras_segen import registry
-    from keras_segen.training.recipes import list_recipes, load_recipe
+    from keras_segen.zoo.commands import list_table
 
-    print("recipes:")
-    for name in list_recipes():
-        recipe = load_recipe(name)
-        if args.task in (None, recipe["task"]):
-            print(f"  {name:<28}{recipe['task']:<14}{recipe['arch']:<16}{recipe['dataset']['name']}")
-    print("architectures:")
-    for name in registry.list_architectures(args.task):
-        print(f"  {name:<28}{registry.get_architecture(name).task}")
+    print(list_table(args.task))
+    names = registry.list_architectures(args.task)
+    print(f"\narchitectures (keras_segen.build): {', '.join(names)}")
     return 0
 
 
 def _add_info(parser):
-    parser.add_argument("name", help="recipe / zoo name")
+    parser.add_argument("name", help="zoo name (keras-segen list), or a recipe name")
 
 
-@command("info", "show a recipe (and its measured metrics when trained)", _add_info)
+@command("info", "show a zoo model's card: data, classes, input, metrics, files, recipe",
+         _add_info)
 def _info(args):
-    from keras_segen.training.recipes import load_recipe
+    from keras_segen.training.recipes import list_recipes, load_recipe
+    from keras_segen.zoo import list_models
+    from keras_segen.zoo.commands import info_text
 
-    print(json.dumps(load_recipe(args.name), indent=2))
+    if args.name not in list_models() and args.name in list_recipes():
+        print(f"{args.name} is a recipe, not a zoo entry; its recipe:")
+        print(json.dumps(load_recipe(args.name), indent=2))
+        return 0
+    print(info_text(args.name))
     return 0
 
+
+def _add_export(parser):
+    parser.add_argument("model", help="zoo name, run folder or .keras file")
+    parser.add_argument("--base", required=True,
+                        help="TF Serving model root; writes BASE/NAME/VERSION/")
+    parser.add_argument("--name", help="model name under BASE (default: the recipe's name, "
+                                       "else the model's folder or file name)")
+    parser.add_argument("--version", type=int, default=1, help="version folder (default 1)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing version")
+    parser.add_argument("--tflite", action="store_true",
+                        help="segmentation models: also write VERSION/model.tflite")
+
+
+@command("export", "export a trained model for TF Serving (BASE/NAME/VERSION/, atomically)",
+         _add_export)
+def _export(args):
+    import pathlib
+
+    from keras_segen.artifacts import load_trained
+    from keras_segen.serving import export
+
+    model, meta = load_trained(args.model)
+    recipe = meta.get("recipe") or {}
+    source = pathlib.Path(args.model)
+    if source.suffix == ".keras":
+        source = source.parent if source.stem == "model" else pathlib.Path(source.stem)
+    name = args.name or recipe.get("name") or source.resolve().name
+    card = meta.get("card") or {
+        key: value
+        for key, value in (("name", name), ("recipe", meta.get("recipe")),
+                           ("class_names", meta.get("class_names")),
+                           ("palette", meta.get("palette")))
+        if value
+    }
+    try:
+        path = export(model, args.base, name=name, version=args.version,
+                      overwrite=args.overwrite, card=card,
+                      class_names=meta.get("class_names") or None, tflite=args.tflite)
+    except FileExistsError as err:
+        print(f"keras-segen export: error: {err}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
+
+
+def _add_zoo(parser):
+    actions = parser.add_subparsers(dest="action", required=True)
+    build = actions.add_parser("build", help="train (or package) an entry into zoo/artifacts/NAME, "
+                                             "measure it, write its card and the index")
+    build.add_argument("name", help="zoo recipe name")
+    source = build.add_mutually_exclusive_group()
+    source.add_argument("--from-run", help="package this finished training run (its recipe "
+                                           "must equal the current recipe)")
+    source.add_argument("--from-model", help="package this .keras file (for entries trained "
+                                             "outside keras-segen train)")
+    build.add_argument("--time-budget", type=float, help="training budget in seconds (recorded "
+                                                         "on the card as an override)")
+    build.add_argument("--run-dir", help="training run folder (default runs/zoo_build/NAME; "
+                                         "re-use it to resume)")
+    build.add_argument("--url", help="where the artifact folder will be published, for the card")
+    verify = actions.add_parser("verify", help="check artifacts' sha256 and re-measure their "
+                                               "card metrics; exit 1 on any difference")
+    verify.add_argument("names", nargs="*", help="entries (default: every entry with weights)")
+    verify.add_argument("--cheap", action="store_true",
+                        help="only entries whose evaluation took at most --max-seconds at build")
+    verify.add_argument("--max-seconds", type=float, default=60.0)
+    verify.add_argument("--json", help="also write the results to this JSON file")
+    index = actions.add_parser("index", help="regenerate zoo/index.json from the cards")
+    index.add_argument("--check", action="store_true",
+                       help="only check: exit 1 when the index is stale")
+    card = actions.add_parser("card", help="write the card of a recipe-only entry (no weights)")
+    card.add_argument("names", nargs="+", help="zoo recipe names")
+
+
+@command("zoo", "zoo maintenance: build NAME, verify [NAME...], index, card NAME", _add_zoo)
+def _zoo(args):
+    if args.action == "build":
+        from keras_segen.zoo.build import build_entry
+
+        build_entry(args.name, from_run=args.from_run, from_model=args.from_model,
+                    time_budget=args.time_budget, run_dir=args.run_dir, url=args.url)
+        return 0
+    if args.action == "verify":
+        from keras_segen.training.io import write_json_atomic
+        from keras_segen.zoo.verify import select_entries, verify_entry
+
+        names = select_entries(args.names, cheap=args.cheap, max_seconds=args.max_seconds)
+        if not names:
+            print("no zoo entries with weights to verify")
+            return 0
+        results = [verify_entry(name) for name in names]
+        if args.json:
+            write_json_atomic(args.json, results)
+        failed = [r["name"] for r in results if not r["ok"]]
+        print(f"verified {len(results) - len(failed)}/{len(results)}"
+              + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+        return 1 if failed else 0
+    if args.action == "index":
+        from keras_segen.zoo.index import stale_entries, write_index
+
+        if args.check:
+            stale = stale_entries()
+            print(f"zoo index is stale for: {', '.join(stale)}; run keras-segen zoo index"
+                  if stale else "zoo index is up to date")
+            return 1 if stale else 0
+        print(write_index())
+        return 0
+    from keras_segen.training.recipes import load_recipe
+    from keras_segen.zoo.cards import card_path, read_card, recipe_only_card, write_card
+    from keras_segen.zoo.index import write_index
+
+    for name in args.names:
+        path = card_path(name)
+        if path.is_file() and read_card(path)["files"]:
+            raise ValueError(f"{path} describes trained weights; rebuild it with "
+                             f"keras-segen zoo build {name}")
+        print(write_card(recipe_only_card(load_recipe(name))))
+    print(write_index())
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

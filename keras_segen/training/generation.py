@@ -19,9 +19,10 @@ Recipe keys read here (besides ``name``, ``task``, ``arch``, ``kwargs``)::
     "dataset": {"name": "fashion_mnist", "options": {"scale": "tanh"},
                 "train_options": {}, "train_split": "train_full", "val_split": null,
                 "test_split": "test", "limit": {"train": null, "val": null, "test": null}}
-    "train":   {"epochs", "batch_size", "steps_per_epoch", "seed", "precision",
-                "time_budget_s", "g_optimizer"/"d_optimizer" (adversarial models) or
-                "optimizer" (VAEs) as {"name": "adam", "learning_rate": ..., ...},
+    "train":   {"epochs", "batch_size" (global), "steps_per_epoch", "seed", "precision"
+                (a policy or "auto"), "jit_compile" (true/false/"auto"), "time_budget_s",
+                "g_optimizer"/"d_optimizer" (adversarial models) or "optimizer" (VAEs)
+                as {"name": "adam", "learning_rate": ..., ...},
                 "samples": {"num_images": 100, "seed": 0, "every": 1,
                             "reconstructions": 16 (VAEs), "num_tiles": 8 (pix2pix)}}
     "evaluation": {"num_images": 10000, "seed": 0, "kid_subset_size": 1000,
@@ -53,7 +54,8 @@ from keras_segen.generate import pick_tiles
 from keras_segen.training.compiling import compile_generation, make_optimizer
 from keras_segen.training.provenance import trained_with
 from keras_segen.training.io import write_json_atomic
-from keras_segen.training.precision import precision_policy
+from keras_segen.training import distribution
+from keras_segen.training.precision import precision_policy, resolve_precision
 
 
 class TrainingFailed(RuntimeError):
@@ -112,14 +114,24 @@ def _picture_callbacks(model, kind, out, train_cfg, picture_ds, info, seed):
     return found
 
 
-def train_generation(recipe: dict, out_dir, *, verbose: int = 2) -> dict:
+def train_generation(recipe: dict, out_dir, *, verbose: int = 2, strategy=None) -> dict:
     """Run ``recipe`` into ``out_dir``; returns the metrics dict also written to
     ``out_dir/metrics.json``. Re-running with the same ``out_dir`` after an
-    interruption resumes from the last finished epoch (both optimizers included)."""
+    interruption resumes from the last finished epoch (both optimizers included).
+
+    ``strategy``: a name from ``distribution.STRATEGIES`` or a ``tf.distribute.Strategy``
+    (None: one device). ``train.batch_size`` is the global batch. Under a multi-worker
+    strategy only the chief writes ``out_dir`` and evaluates; the other workers return
+    ``{"recipe", "trained_with"}``.
+    """
+    strategy = distribution.make_strategy(strategy)  # first: multi-worker needs that
+    chief = distribution.is_chief(strategy)
     out = pathlib.Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     train_cfg, data_cfg = recipe["train"], recipe["dataset"]
     seed = int(train_cfg.get("seed", 0))
+    precision = resolve_precision(train_cfg.get("precision", "float32"))
+    batch_size = int(train_cfg["batch_size"])
+    distribution.check_global_batch(batch_size, strategy, f"recipe {recipe['name']}: ")
     keras.utils.set_random_seed(seed)
     started = time.time()
 
@@ -129,37 +141,42 @@ def train_generation(recipe: dict, out_dir, *, verbose: int = 2) -> dict:
     train_ds, info = load_recipe_split(recipe, train_split, training=True)
     val_ds = load_recipe_split(recipe, val_split)[0] if val_split else None
     test_ds, test_info = load_recipe_split(recipe, test_split)
-    batch_size = int(train_cfg["batch_size"])
     steps = train_cfg.get("steps_per_epoch")
 
-    with precision_policy(train_cfg.get("precision", "float32")):
-        model = registry.build(recipe["arch"], **recipe["kwargs"])
+    with distribution.worker_output_dir(out, strategy, read_from_chief=("backup",)) as work, \
+            precision_policy(precision):
+        with strategy.scope():
+            model = registry.build(recipe["arch"], **recipe["kwargs"])
+            if strategy.num_replicas_in_sync > 1:
+                distribution.synchronize_batch_norm(model)
+            compile_generation(model, train_cfg)
         kind = model_kind(model)
         keep_labels = kind == "pix2pix" or bool(getattr(model, "num_classes", 0))
         train_pipe = _batches(train_ds, batch_size, training=True, keep_labels=keep_labels,
                               seed=seed, repeat=bool(steps))
         val_pipe = None if val_ds is None else _batches(
             val_ds, batch_size, training=False, keep_labels=keep_labels, seed=seed)
-        compile_generation(model, train_cfg)
 
         monitors = [m.name for m in model.metrics if "loss" in m.name] or ["loss"]
         nan_guards = [segen_callbacks.StopOnNaN(monitor=name) for name in monitors]
         callback_list = [
-            keras.callbacks.BackupAndRestore(str(out / "backup")),
-            EpochCheckpoint(out / "model.keras"),
-            keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
-            keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False),
-            *_picture_callbacks(model, kind, out, train_cfg, val_ds or test_ds, test_info, seed),
+            keras.callbacks.BackupAndRestore(str(work / "backup")),
+            EpochCheckpoint(work / "model.keras"),
+            keras.callbacks.CSVLogger(str(work / "history.csv"), append=True),
+            keras.callbacks.TensorBoard(str(work / "logs"), write_graph=False),
+            *_picture_callbacks(model, kind, work, train_cfg, val_ds or test_ds, test_info, seed),
             *nan_guards,
         ]
         budget = train_cfg.get("time_budget_s")
         timer = segen_callbacks.TimeBudget(float(budget)) if budget else None
         if timer:
             callback_list.append(timer)
+        callback_list += distribution.distribution_callbacks(strategy)
         fit_started = time.time()
         history = model.fit(
             train_pipe, validation_data=val_pipe, epochs=int(train_cfg["epochs"]),
-            steps_per_epoch=steps, callbacks=callback_list, verbose=verbose, shuffle=False,
+            steps_per_epoch=steps, callbacks=callback_list, verbose=verbose if chief else 0,
+            shuffle=False,
         )
         fit_seconds = time.time() - fit_started
         reasons = [guard.reason for guard in nan_guards if guard.reason]
@@ -168,19 +185,25 @@ def train_generation(recipe: dict, out_dir, *, verbose: int = 2) -> dict:
                 f"{reasons[0]}. The model of the last finished epoch is kept in "
                 f"{out / 'model.keras'}"
             )
-        if not (out / "model.keras").is_file():  # e.g. zero epochs were left to run
-            save_model_atomic(model, out / "model.keras")
+        if not (work / "model.keras").is_file():  # e.g. zero epochs were left to run
+            save_model_atomic(model, work / "model.keras")
+        provenance = dict(
+            seed=seed, epochs_run=len(next(iter(history.history.values()), [])),
+            epochs_completed=_count_rows(work / "history.csv"),
+            stopped_by_time_budget=bool(timer and timer.stopped),
+            precision=precision, jit_compile=model.jit_compile,
+            distribution=distribution.describe(strategy), fit_seconds=fit_seconds,
+        )
+        if not chief:
+            return {"recipe": recipe, "trained_with": trained_with(
+                model=model, wall_seconds=time.time() - started, **provenance)}
+        # Loaded outside the strategy: evaluation runs on this process alone.
         trained = keras.saving.load_model(out / "model.keras")
         results = {"recipe": recipe, "class_names": info.class_names}
         results.update(_evaluate(recipe, trained))
 
     results["trained_with"] = trained_with(
-        seed=seed, model=trained,
-        epochs_run=len(next(iter(history.history.values()), [])),
-        epochs_completed=_count_rows(out / "history.csv"),
-        stopped_by_time_budget=bool(timer and timer.stopped),
-        fit_seconds=fit_seconds, wall_seconds=time.time() - started,
-    )
+        model=trained, wall_seconds=time.time() - started, **provenance)
     write_json_atomic(out / "metrics.json", results)
     if verbose:
         key = f"{data_cfg['name']}/{test_split}"

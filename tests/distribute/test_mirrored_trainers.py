@@ -1,0 +1,133 @@
+"""MirroredStrategy on the two logical CPUs of tests/conftest.py computes what one device
+computes: through the real trainers (U-Net via ``keras-segen train --strategy mirrored``,
+DCGAN via ``training.train``) and, model by model, for FCN and DeepLabV3+.
+
+Exact agreement needs losses that decompose over the batch: cross-entropy does as long
+as every pixel counts. The mean over the pixels that are not ignored (label 255, e.g.
+padding of a zoom-out augmentation) and the region losses (Dice, Jaccard, Tversky with
+``per_image=False``) are taken over each replica's share of the batch, so two replicas
+give a slightly different loss; these tests avoid both.
+
+The one-device reference runs under ``OneDeviceStrategy``: under any strategy Keras 3
+``fit`` draws a batch from a fresh iterator to build the model first, which moves a
+reshuffling dataset on by one iteration, so only another strategy sees the same batches.
+"""
+import csv
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_segen
+from keras_segen import cli, training
+from keras_segen.datasets import fashion_mnist
+from keras_segen.training import distribution
+from keras_segen.training.compiling import compile_segmentation
+
+
+def _history(folder):
+    with (folder / "history.csv").open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def _assert_same_weights(a, b, rtol=1e-4, atol=1e-5):
+    assert len(a.weights) == len(b.weights)
+    for x, y in zip(a.weights, b.weights):
+        np.testing.assert_allclose(x.numpy(), y.numpy(), rtol=rtol, atol=atol, err_msg=x.path)
+
+
+def test_unet_trainer_mirrored_matches_one_device(tmp_path):
+    recipe = training.load_recipe("unet_bluemarble")
+    recipe["kwargs"].update(depth=2, base_filters=4)  # batch norm: synchronized on 2 replicas
+    recipe["dataset"]["options"]["tile_size"] = 32
+    recipe["train"].update(epochs=1, steps_per_epoch=2, batch_size=4, overlay_tiles=2,
+                           time_budget_s=None, loss=[["cross_entropy", 1.0]],
+                           augment={"hflip": True, "vflip": True, "scale_range": None},
+                           optimizer={"name": "sgd", "learning_rate": 0.05, "momentum": 0.9})
+    recipe_path = tmp_path / "recipe.json"
+    recipe_path.write_text(json.dumps(recipe))
+
+    training.train(recipe, tmp_path / "one", strategy=tf.distribute.OneDeviceStrategy("/cpu:0"),
+                   verbose=0)
+    assert cli.main(["train", str(recipe_path), "--out", str(tmp_path / "two"),
+                     "--strategy", "mirrored"]) == 0
+
+    one, two = _history(tmp_path / "one"), _history(tmp_path / "two")
+    for key in ("loss", "pixel_accuracy", "val_loss", "val_mean_iou"):
+        np.testing.assert_allclose(float(two[0][key]), float(one[0][key]), rtol=1e-4, err_msg=key)
+    model_one = keras.saving.load_model(tmp_path / "one" / "model.keras")
+    model_two = keras.saving.load_model(tmp_path / "two" / "model.keras")
+    _assert_same_weights(model_one, model_two)
+    assert model_two.get_layer("encoder1_1_norm").synchronized
+    written = json.loads((tmp_path / "two" / "metrics.json").read_text())
+    assert written["trained_with"]["distribution"] == {
+        "strategy": "mirrored", "replicas": 2, "workers": 1}
+    assert written["trained_with"]["precision"] == "float32"
+
+
+def test_dcgan_trainer_mirrored_matches_one_device(tmp_path, write_idx, monkeypatch):
+    rng = np.random.default_rng(0)
+    for part, count in (("train", 40), ("t10k", 16)):
+        write_idx(tmp_path / f"{part}-images-idx3-ubyte.gz", rng.integers(0, 255, (count, 28, 28)))
+        write_idx(tmp_path / f"{part}-labels-idx1-ubyte.gz", np.arange(count) % 10)
+    monkeypatch.setenv(fashion_mnist.ENV_VAR, str(tmp_path))
+    classifier = tmp_path / "classifier.keras"
+    keras_segen.build("fashion_classifier", widths=(4,), feature_dim=8).save(classifier)
+    recipe = {
+        "name": "tiny_dcgan", "task": "generation", "arch": "dcgan",
+        "kwargs": {"latent_dim": 4, "base_filters": 4, "seed": 0},
+        "dataset": {"name": "fashion_mnist", "options": {"scale": "tanh"},
+                    "train_split": "train", "val_split": None, "test_split": "test",
+                    "limit": {"test": 16}},
+        "train": {"epochs": 1, "batch_size": 8, "steps_per_epoch": 2, "seed": 0,
+                  "samples": {"num_images": 4}},
+        "evaluation": {"kid_subset_size": 8, "kid_subsets": 2, "baselines": False,
+                       "classifier": str(classifier)},
+    }
+    training.train(recipe, tmp_path / "one", strategy=tf.distribute.OneDeviceStrategy("/cpu:0"),
+                   verbose=0)
+    results = training.train(recipe, tmp_path / "two", strategy="mirrored", verbose=0)
+    assert results["trained_with"]["distribution"]["replicas"] == 2
+    one, two = _history(tmp_path / "one"), _history(tmp_path / "two")
+    for key in ("d_loss", "g_loss"):
+        np.testing.assert_allclose(float(two[0][key]), float(one[0][key]), rtol=1e-4, err_msg=key)
+    _assert_same_weights(keras.saving.load_model(tmp_path / "one" / "model.keras"),
+                         keras.saving.load_model(tmp_path / "two" / "model.keras"))
+
+
+SEGMENTERS = {
+    "fcn8s": dict(fc_units=8, fc_kernel=1, width=0.125, dropout=0.0),
+    "deeplabv3plus": dict(encoder="resnet18", encoder_width=8, output_stride=8, aspp_filters=8,
+                          low_level_filters=8, decoder_filters=8, aspp_dropout=0.0,
+                          atrous_rates=[1, 2, 3]),
+}
+
+
+@pytest.mark.parametrize("arch", sorted(SEGMENTERS))
+def test_segmentation_models_train_alike_on_two_replicas(arch):
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 255, (8, 32, 32, 3)).astype("float32")
+    masks = np.zeros((8, 32, 32), "int32")
+    masks[::2, :16] = 1
+    masks[1::2, :, :8] = 2
+    train_cfg = {"optimizer": {"name": "sgd", "learning_rate": 1e-3},
+                 "loss": [["cross_entropy", 1.0]]}
+
+    def make(strategy):
+        with strategy.scope():
+            model = keras_segen.build(arch, num_classes=3, **SEGMENTERS[arch])
+            if strategy.num_replicas_in_sync > 1:
+                distribution.synchronize_batch_norm(model)
+            compile_segmentation(model, train_cfg, ["a", "b", "c"])
+        return model
+
+    single = make(tf.distribute.get_strategy())
+    mirrored = make(distribution.make_strategy("mirrored"))
+    mirrored.set_weights(single.get_weights())
+    expected = single.fit(images, masks, batch_size=4, shuffle=False, verbose=0).history
+    got = mirrored.fit(images, masks, batch_size=4, shuffle=False, verbose=0).history
+    for key in ("loss", "pixel_accuracy", "mean_iou"):
+        np.testing.assert_allclose(got[key], expected[key], rtol=1e-4, err_msg=key)
+    _assert_same_weights(single, mirrored)
