@@ -86,3 +86,11 @@ def test_the_schema_names_every_problem():
     assert "'../outside.bin' must be a relative path" in errors
     assert "size_bytes: is not the sum" in errors
     assert "3 names but kwargs.num_classes is 10" in errors
+
+
+def test_all_shipped_artifacts_fit_the_60_mb_budget():
+    """Issue 4: every committed artifact (models, serving exports, samples) < 60 MB."""
+    total = sum(entry["bytes"] for name in TRAINED
+                for entry in cards.read_card(cards.card_path(name))["files"])
+    assert len(TRAINED) == 10
+    assert total < 60_000_000, f"zoo artifacts take {total / 1e6:.1f} MB"
