@@ -212,15 +212,20 @@ def export_serving(model, folder, card, names):
                   card=card, class_names=names)
 
 
-def _check_against_run(measured, run_record):
+def _check_against_run(measured, run_record) -> bool:
+    """Warn about every metric the artifact measures differently from its training run
+    (e.g. a feature model rebuilt since); True when all agree."""
+    agree = True
     for key, values in measured.items():
         recorded = run_record.get(key)
         if not isinstance(recorded, dict) or "error" in recorded:
             continue
         bad = [row for row in compare_metrics(values, recorded) if not row["ok"]]
         for row in bad:
+            agree = False
             print(f"WARNING: {key} {row['metric']}: the artifact measures {row['card']!r}, "
                   f"the training run recorded {row['measured']!r}")
+    return agree
 
 
 def publish(staging, card) -> pathlib.Path:
@@ -294,8 +299,10 @@ def build_entry(name, *, from_run=None, from_model=None, time_budget=None, run_d
         evaluated = time.time()
         metrics = _portable(evaluate_entry(model, recipe, names))
         seconds = round(time.time() - evaluated, 1)
-        _check_against_run(metrics, run_record)
-        baselines = run_record.get("baselines") or generation_baselines(model, recipe)
+        # The run's baselines are reused only when its numbers reproduce: otherwise they
+        # were measured on another scale (e.g. FID features of an older segmenter).
+        agree = _check_against_run(metrics, run_record)
+        baselines = (agree and run_record.get("baselines")) or generation_baselines(model, recipe)
         evaluation = {"command": f"keras-segen zoo verify {name}", "seconds": seconds,
                       "splits": describe.evaluated_splits(recipe),
                       "feature_models": _feature_models(recipe)}
