@@ -1,0 +1,31 @@
+"""All performance benchmarks in one command; each prints its table and writes JSON
+under runs/benchmarks/.
+
+    python benchmarks/run_all.py [--quick]
+"""
+import argparse
+import sys
+
+import hardware_limit
+import input_pipeline
+import peak_memory
+import serving_latency
+import training_throughput
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
+    args = parser.parse_args()
+    rounds = ["--rounds", "2" if args.quick else "4"]
+    for name, rate in hardware_limit.matmul_flops_per_s().items():
+        print(f"dense matmul {name}: {rate / 1e9:.1f} GFLOP/s")
+    training_throughput.main(rounds + (["--steps", "3"] if args.quick else []))
+    input_pipeline.main(rounds + (["--steps", "5"] if args.quick else []))
+    serving_latency.main(rounds)
+    peak_memory.main(["--steps", "3"] if args.quick else [])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
