@@ -98,7 +98,7 @@ def compile_generation(model, train_cfg):
 
 
 def compile_for_recipe(model, recipe, class_names=None, class_weights=None):
-    """Compile ``model`` as ``recipe`` trains it (segmentation or generation)."""
+    """Compile ``model`` as ``recipe`` trains it (segmentation, generation, classifier)."""
     train_cfg = recipe.get("train", {})
     if recipe["task"] == "segmentation":
         if class_names is None:
@@ -107,6 +107,9 @@ def compile_for_recipe(model, recipe, class_names=None, class_weights=None):
         compile_segmentation(model, train_cfg, class_names, class_weights)
     elif recipe["task"] == "generation":
         compile_generation(model, train_cfg)
+    elif recipe["task"] == "classification":
+        model.compile(optimizer=keras.optimizers.Adam(float(train_cfg.get("learning_rate", 1e-3))),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     else:
         raise ValueError(f"no compile rule for task {recipe['task']!r} ({recipe.get('name')})")
     return model

@@ -43,7 +43,7 @@ from keras_segen.zoo.evaluation import (
     generation_baselines,
 )
 from keras_segen.zoo.index import write_index
-from keras_segen.zoo.loading import compile_model
+from keras_segen.training.compiling import compile_for_recipe
 from keras_segen.zoo.samples import write_samples
 from keras_segen.zoo.schema import MODEL_FILE
 from keras_segen.zoo.verify import compare_metrics
@@ -293,7 +293,7 @@ def build_entry(name, *, from_run=None, from_model=None, time_budget=None, run_d
         classes = describe.classes_record(recipe, run_record.get("class_names"),
                                           run_record.get("palette"))
         names = classes["names"]
-        compile_model(model, recipe, names)  # proves the artifact compiles as it trains
+        compile_for_recipe(model, recipe, names)  # proves the artifact compiles as it trains
 
         print("evaluating", name)
         evaluated = time.time()

@@ -11,6 +11,7 @@ import difflib
 import keras
 
 from keras_segen import registry
+from keras_segen.training.compiling import compile_for_recipe
 from keras_segen.zoo.artifacts import resolve_artifact
 from keras_segen.zoo.cards import card_path, read_card
 from keras_segen.zoo.index import read_index
@@ -44,18 +45,6 @@ def class_names(card, num_classes=None) -> list[str]:
     if num_classes is None or num_classes == len(names):
         return list(names)
     return [f"class_{k}" for k in range(num_classes)]
-
-
-def compile_model(model, recipe, names=None):
-    """Compile ``model`` as ``recipe`` trains it (classifiers: Adam + cross-entropy)."""
-    if recipe["task"] == "classification":
-        train_cfg = recipe.get("train", {})
-        model.compile(optimizer=keras.optimizers.Adam(float(train_cfg.get("learning_rate", 1e-3))),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        return model
-    from keras_segen.training.compiling import compile_for_recipe
-
-    return compile_for_recipe(model, recipe, names)
 
 
 def _leaf_layers(layer, prefix=()):
@@ -120,8 +109,8 @@ def load(name, *, weights=True, num_classes=None):
         except Exception as err:  # Keras raises several types for a damaged file
             raise ValueError(f"could not load zoo model {name!r} from {path}: {err}") from err
         if not new_head:
-            return compile_model(trained, recipe, names)
+            return compile_for_recipe(trained, recipe, names)
     model = registry.build(card["arch"], **kwargs)
     if weights:
         transfer_matching_weights(trained, model)
-    return compile_model(model, recipe, names)
+    return compile_for_recipe(model, recipe, names)
