@@ -53,9 +53,14 @@ Two families, with different reduction behaviour:
   smooth=s)`` and ``DiceLoss(smooth=s) == TverskyLoss(alpha=0.5, beta=0.5,
   smooth=s/2)``.
 
-Under ``tf.distribute`` the mean reductions follow Keras' contract: each replica
-returns its local mean divided by the number of replicas (see ``scale_for_replicas``),
-so the summed gradients are the average of the replicas' means.
+Under ``tf.distribute`` every loss here equals the one-device loss of the whole global
+batch, whatever each replica's share of ignored pixels or classes. Keras' contract is
+that each replica returns a share of the loss (its local mean divided by the number of
+replicas, ``scale_for_replicas``) and the replicas' gradients are summed. A local mean
+over the *counted* pixels, or a Dice score from local soft counts, would make that sum
+differ from the global loss, so the mean reductions divide by the pixel count summed
+over the replicas (``_global_mean_share``), and batch-level region scores use soft
+counts summed over the replicas (``_global_counts``).
 """
 import keras
 import numpy as np
@@ -155,6 +160,42 @@ def scale_for_replicas(value):
     return value
 
 
+def _replicas_sharing_the_batch():
+    """The replica context when this runs as one of several replicas, else None."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync <= 1:
+        return None
+    return context
+
+
+def _global_mean_share(total, denominator):
+    """This replica's share of ``sum(total) / sum(denominator)`` over all replicas.
+
+    The denominator (a pixel count, never a function of the predictions) is summed
+    across replicas; the replicas' shares and their gradients then add up to the
+    global mean. On one device: ``total / denominator``.
+    """
+    context = _replicas_sharing_the_batch()
+    if context is None:
+        return scale_for_replicas(tf.math.divide_no_nan(total, denominator))
+    denominator = context.all_reduce(tf.distribute.ReduceOp.SUM, tf.stop_gradient(denominator))
+    return tf.math.divide_no_nan(total, denominator)
+
+
+def _global_counts(counts):
+    """Soft counts with the other replicas' counts added as constants.
+
+    The value is the global count; the gradient flows through this replica's own
+    pixels only, so the replicas' summed gradients are the gradient of the global
+    score. Returns ``(counts, replicas)``; on one device the counts are unchanged.
+    """
+    context = _replicas_sharing_the_batch()
+    if context is None:
+        return counts, 1
+    total = context.all_reduce(tf.distribute.ReduceOp.SUM, tf.stop_gradient(counts))
+    return counts + tf.stop_gradient(total - counts), context.num_replicas_in_sync
+
+
 class _SegmentationLoss(keras.losses.Loss):
     """Shared plumbing: input checks, float32 compute, ignore label, sample weights."""
 
@@ -248,7 +289,7 @@ class _PixelwiseLoss(_SegmentationLoss):
                 denominator = tf.reduce_sum(normalizers * pixel_weights)
             else:  # "sum_over_batch_size" / "mean": the (class-weighted) pixel count.
                 denominator = tf.reduce_sum(normalizers * valid)
-            return scale_for_replicas(tf.math.divide_no_nan(total, denominator))
+            return _global_mean_share(total, denominator)
 
 
 @keras.saving.register_keras_serializable(package="keras_segen")
@@ -365,17 +406,26 @@ class _RegionLoss(_SegmentationLoss):
         """Per-class score from soft counts (same shapes), in [0, 1]."""
         raise NotImplementedError
 
-    def _region_losses(self, labels, pixel_weights, y_pred):
+    def _soft_counts(self, labels, pixel_weights, y_pred):
+        """``[3, C]`` (batch) or ``[3, N, C]`` (per image) soft counts ``I, P, T``,
+        each pixel counted with its weight (0 for ignored pixels)."""
         num_classes = y_pred.shape[-1]
         weights = pixel_weights[..., None]
         probs = self._probabilities(y_pred)
         truth = tf.one_hot(labels, num_classes, dtype=probs.dtype)
         axes = [1, 2] if self.per_image else [0, 1, 2]
-        # Soft counts, each pixel counted with its weight (0 for ignored pixels).
-        intersection = tf.reduce_sum(probs * truth * weights, axis=axes)
-        predicted = tf.reduce_sum(probs * weights, axis=axes)
-        true = tf.reduce_sum(truth * weights, axis=axes)
-        scores = self._score(intersection, predicted, true)  # [C] or [N, C]
+        return tf.stack([
+            tf.reduce_sum(probs * truth * weights, axis=axes),
+            tf.reduce_sum(probs * weights, axis=axes),
+            tf.reduce_sum(truth * weights, axis=axes),
+        ])
+
+    def _losses_from_counts(self, counts):
+        """Scalar (batch) or ``[N]`` (per image) losses from ``_soft_counts``."""
+        scores = self._score(*tf.unstack(counts))  # [C] or [N, C]
+        return self._mean_over_classes(scores, counts.shape[-1])
+
+    def _mean_over_classes(self, scores, num_classes):
         if self.class_weights is None:
             return 1.0 - tf.reduce_mean(scores, axis=-1)
         class_weights = self._class_weight_vector(self.class_weights, num_classes)
@@ -392,16 +442,25 @@ class _RegionLoss(_SegmentationLoss):
     def call(self, y_true, y_pred):
         """Scalar loss (``per_image=False``) or ``[N]`` per-image losses."""
         labels, _, pixel_weights, y_pred = self._prepare(y_true, y_pred, None)
-        return self._region_losses(labels, pixel_weights, y_pred)
+        return self._losses_from_counts(self._soft_counts(labels, pixel_weights, y_pred))
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         with tf.name_scope(self.name):
             labels, _, pixel_weights, y_pred = self._prepare(y_true, y_pred, sample_weight)
-            losses = self._region_losses(labels, pixel_weights, y_pred)
+            counts = self._soft_counts(labels, pixel_weights, y_pred)
+            if not self.per_image:  # A batch-level score already, whatever the reduction.
+                counts, replicas = _global_counts(counts)
+                loss = self._losses_from_counts(counts)
+                if self.reduction is None or self.reduction == "none":
+                    return loss
+                if replicas == 1:  # One device, or called outside the replicas' step.
+                    return scale_for_replicas(loss)
+                # Every replica holds the global loss and the gradient of its own pixels'
+                # part of it: report a 1/replicas share, keep the gradient whole.
+                return loss + tf.stop_gradient(loss / replicas - loss)
+            losses = self._losses_from_counts(counts)
             if self.reduction is None or self.reduction == "none":
                 return losses
-            if not self.per_image:  # A batch-level mean already, whatever the reduction.
-                return scale_for_replicas(losses)
             if self.reduction == "sum":
                 return tf.reduce_sum(losses)
             return scale_for_replicas(tf.reduce_mean(losses))

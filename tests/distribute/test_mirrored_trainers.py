@@ -2,11 +2,9 @@
 computes: through the real trainers (U-Net via ``keras-segen train --strategy mirrored``,
 DCGAN via ``training.train``) and, model by model, for FCN and DeepLabV3+.
 
-Exact agreement needs losses that decompose over the batch: cross-entropy does as long
-as every pixel counts. The mean over the pixels that are not ignored (label 255, e.g.
-padding of a zoom-out augmentation) and the region losses (Dice, Jaccard, Tversky with
-``per_image=False``) are taken over each replica's share of the batch, so two replicas
-give a slightly different loss; these tests avoid both.
+The U-Net runs with its recipe's loss (cross-entropy + batch-level Dice), whose pixel
+counts and soft counts are summed over the replicas; tests/distribute/
+test_mirrored_losses.py checks every loss that way, with ignored pixels.
 
 The one-device reference runs under ``OneDeviceStrategy``: under any strategy Keras 3
 ``fit`` draws a batch from a fresh iterator to build the model first, which moves a
@@ -43,7 +41,7 @@ def test_unet_trainer_mirrored_matches_one_device(tmp_path):
     recipe["kwargs"].update(depth=2, base_filters=4)  # batch norm: synchronized on 2 replicas
     recipe["dataset"]["options"]["tile_size"] = 32
     recipe["train"].update(epochs=1, steps_per_epoch=2, batch_size=4, overlay_tiles=2,
-                           time_budget_s=None, loss=[["cross_entropy", 1.0]],
+                           time_budget_s=None,
                            augment={"hflip": True, "vflip": True, "scale_range": None},
                            optimizer={"name": "sgd", "learning_rate": 0.05, "momentum": 0.9})
     recipe_path = tmp_path / "recipe.json"
