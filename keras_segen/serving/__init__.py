@@ -2,7 +2,9 @@
 
 ``export(model, base_dir, name=..., version=...)`` writes, atomically, a SavedModel with
 stable signatures that carry their preprocessing (see ``segmentation.py`` and
-``generation.py`` for each kind's inputs and outputs), the TF Serving warmup records in
+``generation.py`` for each kind's inputs and outputs; a segmentation model's batch
+normalizations are folded into its convolutions first, ``folding.py``), the TF Serving
+warmup records in
 ``assets.extra/``, the card and class names in ``assets/``, and optionally
 ``model.tflite`` for segmentation models.
 """
@@ -11,12 +13,14 @@ import pathlib
 from keras_segen.serving.assets import check_class_names, class_names_from_card, write_assets
 from keras_segen.serving.atomic import version_folder
 from keras_segen.serving.endpoints import endpoints_for, serving_kind, signature_names
+from keras_segen.serving.folding import fold_batch_norms
 from keras_segen.serving.saved_model import write_saved_model
 from keras_segen.serving.tflite import TFLITE_FILE, resolve_tflite_size, write_tflite
 from keras_segen.serving.warmup import WARMUP_FILE, read_warmup_requests, write_warmup_requests
 
 __all__ = [
     "export",
+    "fold_batch_norms",
     "signature_names",
     "serving_kind",
     "read_warmup_requests",
@@ -36,6 +40,7 @@ def export(
     class_names=None,
     tflite=False,
     tflite_size=None,
+    fold_batch_norm=True,
 ) -> pathlib.Path:
     """Write ``model`` for TF Serving; returns ``<base_dir>/<name>/<version>/``.
 
@@ -51,6 +56,9 @@ def export(
         class_names: written to ``assets/class_names.txt`` (default: the card's).
         tflite: also write ``model.tflite`` (segmentation models only), for uint8 images
             of ``tflite_size`` (an int or (H, W); default: the model's or the card's size).
+        fold_batch_norm: serve a segmentation model with its BatchNormalizations folded
+            into the convolutions before them (same outputs up to float rounding,
+            fewer passes over the activations); False exports the layers as they are.
     """
     _check_name(name)
     if isinstance(version, bool) or not isinstance(version, int) or version < 0:
@@ -67,6 +75,8 @@ def export(
             f"tflite=True: only segmentation models convert to TFLite; {name} is a {kind}"
         )
     size = resolve_tflite_size(model, tflite_size, card) if tflite else None
+    if kind == "segmentation" and fold_batch_norm:
+        model = fold_batch_norms(model)
     endpoints = endpoints_for(model)
     base = pathlib.Path(base_dir)
     with version_folder(base / name, version, overwrite=overwrite) as tmp:

@@ -4,6 +4,8 @@ import pytest
 
 from serving_cases import CASES
 
+from keras_segen.serving import fold_batch_norms
+
 # Below this gap between the two largest logits (and above zero) float rounding in
 # different kernels may legitimately flip a pixel's argmax; elsewhere masks must agree.
 NEAR_TIE = 1e-4
@@ -60,7 +62,7 @@ def test_each_served_weight_is_stored_once(case, exported):
 
     model = exported[case].model
     served = [getattr(model, name) for name in ("generator", "encoder", "decoder")
-              if getattr(model, name, None) is not None] or [model]
+              if getattr(model, name, None) is not None] or [fold_batch_norms(model)]
     stored = tf.train.list_variables(str(exported[case].path / "variables" / "variables"))
     stored_values = sum(int(np.prod(shape)) for _, shape in stored if shape)
     assert stored_values == sum(network.count_params() for network in served)
