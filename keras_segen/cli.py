@@ -197,6 +197,9 @@ def _add_export(parser):
     parser.add_argument("--overwrite", action="store_true", help="replace an existing version")
     parser.add_argument("--tflite", action="store_true",
                         help="segmentation models: also write VERSION/model.tflite")
+    parser.add_argument("--no-fold-batch-norm", dest="fold_batch_norm", action="store_false",
+                        help="segmentation models: serve the batch normalizations as separate "
+                             "layers instead of folding them into the convolutions")
 
 
 @command("export", "export a trained model for TF Serving (BASE/NAME/VERSION/, atomically)",
@@ -223,7 +226,8 @@ def _export(args):
     try:
         path = export(model, args.base, name=name, version=args.version,
                       overwrite=args.overwrite, card=card,
-                      class_names=meta.get("class_names") or None, tflite=args.tflite)
+                      class_names=meta.get("class_names") or None, tflite=args.tflite,
+                      fold_batch_norm=args.fold_batch_norm)
     except FileExistsError as err:
         print(f"keras-segen export: error: {err}", file=sys.stderr)
         return 2

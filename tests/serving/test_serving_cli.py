@@ -30,3 +30,19 @@ def test_cli_export_writes_the_version_and_refuses_to_overwrite(tmp_path, capsys
     assert cli.main(["export", str(run / "model.keras"), "--base", str(base), "--version", "2",
                      "--name", "tiny_unet"]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_cli_export_can_keep_the_batch_norms(tmp_path):
+    import tensorflow as tf
+
+    model = keras_segen.build("unet", num_classes=3, depth=2, base_filters=4)
+    model.save(tmp_path / "model.keras")
+    stored = {}
+    for flags in ([], ["--no-fold-batch-norm"]):
+        name = "unfolded" if flags else "folded"
+        assert cli.main(["export", str(tmp_path / "model.keras"), "--base",
+                         str(tmp_path / "serving"), "--name", name, *flags]) == 0
+        variables = tf.train.list_variables(str(tmp_path / "serving" / name / "1" / "variables"
+                                                / "variables"))
+        stored[name] = sum(int(tf.reduce_prod(shape)) for _, shape in variables if shape)
+    assert stored["unfolded"] == model.count_params() > stored["folded"]
