@@ -10,6 +10,7 @@ import hardware_limit
 import input_pipeline
 import peak_memory
 import serving_latency
+import serving_profile
 import training_throughput
 
 
@@ -23,6 +24,7 @@ def main():
     training_throughput.main(rounds + (["--steps", "3"] if args.quick else []))
     input_pipeline.main(rounds + (["--steps", "5"] if args.quick else []))
     serving_latency.main(rounds)
+    serving_profile.main(["--runs", "3" if args.quick else "20"])
     peak_memory.main(["--steps", "3"] if args.quick else [])
     return 0
 
