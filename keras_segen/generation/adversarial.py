@@ -71,6 +71,7 @@ import tensorflow as tf
 import keras
 from keras import ops
 
+from keras_segen.layers.sampling import draw_for_this_replica
 from keras_segen.losses.adversarial import (
     discriminator_loss,
     generator_loss,
@@ -254,21 +255,15 @@ class AdversarialModel(keras.Model):
 
     def draw_normal(self, shape):
         """Standard normal numbers for this replica's rows (see the module docstring)."""
-        return self._draw(keras.random.normal, shape)
+        return self._draw(tf.random.stateless_normal, shape)
 
     def draw_uniform(self, shape):
         """Uniform [0, 1) numbers for this replica's rows (see the module docstring)."""
-        return self._draw(keras.random.uniform, shape)
+        return self._draw(tf.random.stateless_uniform, shape)
 
-    def _draw(self, sampler, shape):
-        context = tf.distribute.get_replica_context()
-        replicas = 1 if context is None else context.num_replicas_in_sync
-        if replicas == 1:
-            return sampler(shape, seed=self.seed_generator)
-        rows = shape[0]
-        everything = sampler((rows * replicas, *shape[1:]), seed=self.seed_generator)
-        start = rows * context.replica_id_in_sync_group
-        return everything[start : start + rows]
+    def _draw(self, stateless_sampler, shape):
+        return draw_for_this_replica(self.seed_generator, stateless_sampler, shape,
+                                     keras.config.floatx())
 
     def check_images(self, images, expected_shape, what="images"):
         """Static shape/dtype checks and a runtime [-1, 1] range check of a batch."""

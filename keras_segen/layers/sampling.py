@@ -1,7 +1,38 @@
-"""Reparameterization sampling for variational autoencoders."""
+"""Reparameterization sampling for variational autoencoders, and the replica-safe
+random draws it and the GANs' train steps share."""
 import keras
 import tensorflow as tf
 from keras import ops
+
+
+def draw_for_this_replica(seed_generator, stateless_sampler, shape, dtype="float32"):
+    """``stateless_sampler`` numbers of ``shape`` (``tf.random.stateless_normal`` /
+    ``stateless_uniform``) from ``seed_generator``, the same on any number of replicas.
+
+    On one device: one draw, advancing the generator once (what ``keras.random.normal(
+    shape, seed=seed_generator)`` draws). Under a ``tf.distribute`` strategy every
+    replica draws the noise of the whole global batch from one seed and keeps its own
+    rows: replicas get different noise, and the step draws what a one-device step on
+    the global batch draws. The replicas run in threads of their own; were each to read
+    and advance the shared seed state itself, a replica scheduled late could read a state
+    another had already advanced (seen as a d_loss differing by 1e-3 on a loaded CPU).
+    ``merge_call`` reads and advances it once, with every replica waiting, and hands all
+    of them the same seed.
+    """
+    context = tf.distribute.get_replica_context()
+    replicas = 1 if context is None else context.num_replicas_in_sync
+    if replicas == 1:
+        seed = seed_generator.next()
+    else:
+        seed = context.merge_call(lambda _: seed_generator.next())
+    # What keras.random does with a SeedGenerator's int64 state on TensorFlow.
+    seed = tf.cast(tf.math.floormod(seed, tf.int32.max - 1), "int32")
+    rows = shape[0]
+    everything = stateless_sampler((rows * replicas, *shape[1:]), seed=seed, dtype=dtype)
+    if replicas == 1:
+        return everything
+    start = rows * context.replica_id_in_sync_group
+    return everything[start : start + rows]
 
 
 @keras.saving.register_keras_serializable(package="keras_segen")
@@ -10,9 +41,9 @@ class Sampling(keras.layers.Layer):
 
     The noise comes from this layer's own ``keras.random.SeedGenerator`` (created here,
     in ``__init__``, so it is a tracked variable that works inside compiled train steps
-    and is saved with the model). Under a ``tf.distribute`` strategy every replica reads
-    the same generator state, so each replica draws the global batch's noise and keeps
-    its own rows (different noise per replica, the same noise as one device).
+    and is saved with the model). Under a ``tf.distribute`` strategy each replica draws
+    the global batch's noise from one seed and keeps its own rows (different noise per
+    replica, the same noise as one device): ``draw_for_this_replica``.
 
     Call with ``(z_mean, z_log_var)``; returns a tensor shaped like ``z_mean``. The layer
     computes in float32 by default so that sampling stays exact under mixed precision.
@@ -35,21 +66,8 @@ class Sampling(keras.layers.Layer):
         return z_mean + ops.exp(0.5 * z_log_var) * epsilon
 
     def _draw_normal(self, shape):
-        context = tf.distribute.get_replica_context()
-        replicas = 1 if context is None else context.num_replicas_in_sync
-        if replicas == 1:
-            return keras.random.normal(
-                shape, dtype=self.compute_dtype, seed=self.seed_generator
-            )
-        # Every replica draws the noise of the whole global batch from the shared seed
-        # state and keeps its own rows: replicas get different noise, and the step
-        # draws exactly what a one-device step on the global batch would.
-        rows = shape[0]
-        everything = keras.random.normal(
-            (rows * replicas, *shape[1:]), dtype=self.compute_dtype, seed=self.seed_generator
-        )
-        start = rows * context.replica_id_in_sync_group
-        return everything[start : start + rows]
+        return draw_for_this_replica(self.seed_generator, tf.random.stateless_normal, shape,
+                                     self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]
