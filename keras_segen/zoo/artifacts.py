@@ -5,13 +5,18 @@ Resolution order (``resolve_artifact``):
 1. the repository's ``zoo/artifacts/NAME/`` (``keras_segen.paths.artifacts_dir()``);
 2. the user cache ``$KERAS_SEGEN_HOME/artifacts/NAME-<key>/``, where ``<key>`` is a hash
    of the card's file list, so a rebuilt entry never meets an older download;
-3. the card's ``url`` (a folder URL: file ``P`` of the card is ``<url>/P``), downloaded
+3. the card's ``url`` (the artifact folder's URL: file ``artifacts/NAME/P`` of the card
+   is ``<url>/P``), downloaded
    into the cache. Every file is hashed while it streams in; a wrong size or sha256
    removes the whole download, so the cache never holds a partial or wrong artifact.
    With ``KERAS_SEGEN_OFFLINE=1`` only ``file://`` URLs are fetched.
 
 Every file the card lists is checked (size, then sha256) each time an artifact is
 resolved; a mismatch is refused with an error naming the file and both hashes.
+
+A card names its files relative to the zoo folder, ``artifacts/NAME/<file>`` (as it
+names feature models), so a card's paths point at real files of the repository; inside
+an artifact folder (repository, cache or url) a file lives at ``<file>``.
 """
 import hashlib
 import json
@@ -45,25 +50,40 @@ def sha256_file(path) -> str:
     return digest.hexdigest()
 
 
-def file_records(folder) -> list[dict]:
-    """``[{"path", "bytes", "sha256"}]`` of every file under ``folder``, sorted by path."""
+def artifact_prefix(name) -> str:
+    """Where entry ``name``'s files sit relative to the zoo folder (cards name them so)."""
+    return f"artifacts/{name}/"
+
+
+def path_in_artifact(card_path, name) -> str:
+    """A card's ``artifacts/NAME/<file>`` -> ``<file>``; ValueError for any other path."""
+    prefix = artifact_prefix(name)
+    if not card_path.startswith(prefix) or card_path == prefix:
+        raise ValueError(f"zoo entry {name!r}: file {card_path!r} is not under {prefix}")
+    return card_path[len(prefix):]
+
+
+def file_records(folder, name) -> list[dict]:
+    """``[{"path", "bytes", "sha256"}]`` of every file under ``folder`` (entry ``name``'s
+    artifact), sorted, with paths as a card names them (``artifacts/NAME/<file>``)."""
     folder = pathlib.Path(folder)
     records = []
     for path in sorted(folder.rglob("*")):
         if path.is_symlink():
             raise ValueError(f"{path} is a symbolic link; an artifact holds plain files only")
         if path.is_file():
-            records.append({"path": path.relative_to(folder).as_posix(),
+            records.append({"path": artifact_prefix(name) + path.relative_to(folder).as_posix(),
                             "bytes": path.stat().st_size, "sha256": sha256_file(path)})
     return records
 
 
-def verify_files(folder, files, name="") -> pathlib.Path:
-    """Check that ``folder`` holds every file of ``files`` with its size and sha256."""
+def verify_files(folder, files, name) -> pathlib.Path:
+    """Check that ``folder``, entry ``name``'s artifact, holds every file of ``files``
+    with its size and sha256."""
     folder = pathlib.Path(folder)
-    label = f"zoo entry {name!r}: " if name else ""
+    label = f"zoo entry {name!r}: "
     for record in files:
-        path = folder / record["path"]
+        path = folder / path_in_artifact(record["path"], name)
         if not path.is_file():
             raise ArtifactIntegrityError(f"{label}artifact file {path} is missing (the card "
                                          f"lists it with sha256 {record['sha256']})")
@@ -74,7 +94,7 @@ def verify_files(folder, files, name="") -> pathlib.Path:
                 f"{label}refusing {path}: its sha256 is {actual} ({size} bytes) but the card "
                 f"says {record['sha256']} ({record['bytes']} bytes). The file was changed or "
                 "damaged; restore it, or rebuild the entry with keras-segen zoo build "
-                f"{name or '<name>'}"
+                f"{name}"
             )
     return folder
 
@@ -139,8 +159,8 @@ def download(card) -> pathlib.Path:
     shutil.rmtree(staging, ignore_errors=True)
     try:
         for record in card["files"]:
-            _fetch(f"{base}/{urllib.parse.quote(record['path'])}", staging / record["path"],
-                   record, name, card)
+            inside = path_in_artifact(record["path"], name)
+            _fetch(f"{base}/{urllib.parse.quote(inside)}", staging / inside, record, name, card)
         try:
             os.replace(staging, final)
         except OSError:  # another process finished the same download first

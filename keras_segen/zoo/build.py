@@ -314,9 +314,9 @@ def build_entry(name, *, from_run=None, from_model=None, time_budget=None, run_d
                          trained_with=trained_with, class_names=names,
                          palette=classes.get("palette"), overrides=overrides or None,
                          baselines=_portable(baselines) or None, evaluation=evaluation, url=url)
-        draft = make_card(stored, files=file_records(staging), **card_args)
+        draft = make_card(stored, files=file_records(staging, name), **card_args)
         export_serving(model, staging, draft, names)
-        card = make_card(stored, files=file_records(staging), **card_args)
+        card = make_card(stored, files=file_records(staging, name), **card_args)
         final = publish(staging, card)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -157,16 +157,17 @@ def _consistency_errors(card) -> list[str]:
         if not METRICS_KEY_PATTERN.match(key):
             errors.append(f"metrics.{key}: keys are '<dataset>/<split>'")
     paths = [record["path"] for record in card["files"]]
+    prefix = f"artifacts/{card['name']}/"
     for path in paths:
         parts = path.split("/")
-        if path.startswith("/") or ".." in parts or "" in parts or "\\" in path:
-            errors.append(f"files: {path!r} must be a relative path inside the artifact "
-                          "folder ('/'-separated, no '..')")
+        if (not path.startswith(prefix) or ".." in parts or "" in parts or "\\" in path):
+            errors.append(f"files: {path!r} must be a path in the entry's artifact folder, "
+                          f"relative to the zoo folder ({prefix}..., '/'-separated, no '..')")
     if len(set(paths)) != len(paths):
         errors.append("files: a path is listed twice")
     if card["files"]:
-        if MODEL_FILE not in paths:
-            errors.append(f"files: a trained entry must list {MODEL_FILE}")
+        if prefix + MODEL_FILE not in paths:
+            errors.append(f"files: a trained entry must list {prefix}{MODEL_FILE}")
         if not card["metrics"]:
             errors.append("metrics: a trained entry (with files) needs measured metrics")
         if card["trained_with"] is None:

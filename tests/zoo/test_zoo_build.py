@@ -17,10 +17,12 @@ def test_build_registers_a_complete_entry(built_zoo):
     card = json.loads((built_zoo / "cards" / f"{TINY}.json").read_text())
     assert schema.card_errors(card) == []
     folder = built_zoo / "artifacts" / TINY
-    assert file_records(folder) == card["files"]  # every file, sha256 and size
+    assert file_records(folder, TINY) == card["files"]  # every file, sha256 and size
     paths = {record["path"] for record in card["files"]}
-    assert {"model.keras", "samples/test_overlays.png"} <= paths
-    assert any(p.startswith(f"serving/{TINY}/1/") and p.endswith("saved_model.pb")
+    # Paths are relative to the zoo folder, so every one names a file of the tree.
+    assert all((built_zoo / path).is_file() for path in paths)
+    assert {f"artifacts/{TINY}/model.keras", f"artifacts/{TINY}/samples/test_overlays.png"} <= paths
+    assert any(p.startswith(f"artifacts/{TINY}/serving/{TINY}/1/") and p.endswith("saved_model.pb")
                for p in paths)
     assert not build._has_optimizer_state(folder / "model.keras")
     assert set(card["metrics"]) == {"bluemarble/test", "bluemarble/val"}
@@ -67,7 +69,7 @@ def test_an_interrupted_build_registers_nothing(zoo_copy, quick_build, monkeypat
     with pytest.raises(RuntimeError, match="interrupted"):
         build.build_entry(TINY, from_model=source)
     assert cards.card_path(TINY).read_bytes() == before
-    assert file_records(zoo_copy / "artifacts" / TINY) == json.loads(before)["files"]
+    assert file_records(zoo_copy / "artifacts" / TINY, TINY) == json.loads(before)["files"]
     assert sorted(p.name for p in (zoo_copy / "artifacts").iterdir()) == [TINY]
     assert index.stale_entries() == []
 
@@ -78,7 +80,8 @@ def test_from_model_packages_an_uncompiled_file_byte_for_byte(zoo_copy, quick_bu
     shutil.copyfile(zoo_copy / "artifacts" / TINY / "model.keras", source)
     _add_recipe(zoo_copy, "tiny_unet_c")
     card = build.build_entry("tiny_unet_c", from_model=source)
-    model_record = next(r for r in card["files"] if r["path"] == "model.keras")
+    model_record = next(r for r in card["files"]
+                        if r["path"] == "artifacts/tiny_unet_c/model.keras")
     assert model_record["sha256"] == sha256_file(source)
     assert "packaged from the existing model file" in card["trained_with"]["note"]
     assert keras_segen.list_models() == [TINY, "tiny_unet_c"]

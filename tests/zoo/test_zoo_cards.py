@@ -83,7 +83,7 @@ def test_the_schema_names_every_problem():
     card["files"].append({"path": "../outside.bin", "bytes": 1, "sha256": "0" * 64})
     card["classes"]["names"] = card["classes"]["names"][:3]
     errors = "\n".join(schema.card_errors(card))
-    assert "'../outside.bin' must be a relative path" in errors
+    assert "'../outside.bin' must be a path in the entry's artifact folder" in errors
     assert "size_bytes: is not the sum" in errors
     assert "3 names but kwargs.num_classes is 10" in errors
 

@@ -45,7 +45,8 @@ def test_loaded_model_is_verified_compiled_and_fine_tunes(zoo_copy):
 def test_a_tampered_artifact_is_refused(zoo_copy):
     path = zoo_copy / "artifacts" / TINY / "model.keras"
     expected = keras_segen.get_card(TINY)["files"]
-    expected = next(record["sha256"] for record in expected if record["path"] == "model.keras")
+    expected = next(record["sha256"] for record in expected
+                    if record["path"] == f"artifacts/{TINY}/model.keras")
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
