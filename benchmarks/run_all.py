@@ -9,6 +9,7 @@ import sys
 import hardware_limit
 import input_pipeline
 import peak_memory
+import recipe_cost
 import serving_latency
 import serving_profile
 import training_throughput
@@ -22,6 +23,7 @@ def main():
     for name, rate in hardware_limit.matmul_flops_per_s().items():
         print(f"dense matmul {name}: {rate / 1e9:.1f} GFLOP/s")
     training_throughput.main(rounds + (["--steps", "3"] if args.quick else []))
+    recipe_cost.main(rounds + (["--steps", "3"] if args.quick else []))
     input_pipeline.main(rounds + (["--steps", "5"] if args.quick else []))
     serving_latency.main(rounds)
     serving_profile.main(["--runs", "3" if args.quick else "20"])
