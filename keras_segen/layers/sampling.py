@@ -13,11 +13,10 @@ def draw_for_this_replica(seed_generator, stateless_sampler, shape, dtype="float
     shape, seed=seed_generator)`` draws). Under a ``tf.distribute`` strategy every
     replica draws the noise of the whole global batch from one seed and keeps its own
     rows: replicas get different noise, and the step draws what a one-device step on
-    the global batch draws. The replicas run in threads of their own; were each to read
-    and advance the shared seed state itself, a replica scheduled late could read a state
-    another had already advanced (seen as a d_loss differing by 1e-3 on a loaded CPU).
-    ``merge_call`` reads and advances it once, with every replica waiting, and hands all
-    of them the same seed.
+    the global batch draws. The replicas' steps are traced in threads of their own; rather
+    than have each read and advance the shared seed state and rely on the order of those
+    reads and writes, ``merge_call`` reads and advances it once, with every replica
+    waiting, and hands all of them the same seed.
     """
     context = tf.distribute.get_replica_context()
     replicas = 1 if context is None else context.num_replicas_in_sync
