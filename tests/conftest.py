@@ -37,6 +37,30 @@ def write_idx():
     return _write_idx
 
 
+@pytest.fixture
+def random_fashion_mnist(tmp_path, monkeypatch):
+    """``make(train, test)``: write that many random Fashion-MNIST-format images (labels
+    0..9 in turn) under ``tmp_path/fashion``, point ``fashion_mnist.ENV_VAR`` there
+    (subprocesses inherit it), save a tiny FID/KID feature classifier and return its path."""
+    import keras_segen
+    from keras_segen.datasets import fashion_mnist
+
+    def make(train, test):
+        folder = tmp_path / "fashion"
+        folder.mkdir(exist_ok=True)
+        rng = np.random.default_rng(0)
+        for part, count in (("train", train), ("t10k", test)):
+            _write_idx(folder / f"{part}-images-idx3-ubyte.gz",
+                       rng.integers(0, 255, (count, 28, 28)))
+            _write_idx(folder / f"{part}-labels-idx1-ubyte.gz", np.arange(count) % 10)
+        monkeypatch.setenv(fashion_mnist.ENV_VAR, str(folder))
+        classifier = tmp_path / "classifier.keras"
+        keras_segen.build("fashion_classifier", widths=(4,), feature_dim=8).save(classifier)
+        return classifier
+
+    return make
+
+
 @pytest.fixture(autouse=True)
 def _separate_collective_keys():
     """Give every test's MirroredStrategy its own collective-key range.

@@ -20,7 +20,6 @@ import tensorflow as tf
 
 import keras_segen
 from keras_segen import cli, training
-from keras_segen.datasets import fashion_mnist
 from keras_segen.training import distribution
 from keras_segen.training.compiling import compile_segmentation
 
@@ -65,14 +64,8 @@ def test_unet_trainer_mirrored_matches_one_device(tmp_path):
     assert written["trained_with"]["precision"] == "float32"
 
 
-def test_dcgan_trainer_mirrored_matches_one_device(tmp_path, write_idx, monkeypatch):
-    rng = np.random.default_rng(0)
-    for part, count in (("train", 40), ("t10k", 16)):
-        write_idx(tmp_path / f"{part}-images-idx3-ubyte.gz", rng.integers(0, 255, (count, 28, 28)))
-        write_idx(tmp_path / f"{part}-labels-idx1-ubyte.gz", np.arange(count) % 10)
-    monkeypatch.setenv(fashion_mnist.ENV_VAR, str(tmp_path))
-    classifier = tmp_path / "classifier.keras"
-    keras_segen.build("fashion_classifier", widths=(4,), feature_dim=8).save(classifier)
+def test_dcgan_trainer_mirrored_matches_one_device(tmp_path, random_fashion_mnist):
+    classifier = random_fashion_mnist(train=40, test=16)
     recipe = {
         "name": "tiny_dcgan", "task": "generation", "arch": "dcgan",
         "kwargs": {"latent_dim": 4, "base_filters": 4, "seed": 0},

@@ -12,9 +12,7 @@ import time
 import keras
 import numpy as np
 
-import keras_segen
 from keras_segen import training
-from keras_segen.datasets import fashion_mnist
 
 SCRIPT = pathlib.Path(__file__).with_name("multi_worker_script.py")
 TIMEOUT_S = 240
@@ -96,16 +94,8 @@ def test_unet_recipe_on_two_workers(tmp_path):
     assert model.predict(np.zeros((1, 40, 56, 3), "float32"), verbose=0).shape == (1, 40, 56, 3)
 
 
-def test_dcgan_recipe_on_two_workers(tmp_path, write_idx, monkeypatch):
-    data = tmp_path / "fashion"
-    data.mkdir()
-    rng = np.random.default_rng(0)
-    for part, count in (("train", 40), ("t10k", 16)):
-        write_idx(data / f"{part}-images-idx3-ubyte.gz", rng.integers(0, 255, (count, 28, 28)))
-        write_idx(data / f"{part}-labels-idx1-ubyte.gz", np.arange(count) % 10)
-    monkeypatch.setenv(fashion_mnist.ENV_VAR, str(data))  # inherited by the workers
-    classifier = tmp_path / "classifier.keras"
-    keras_segen.build("fashion_classifier", widths=(4,), feature_dim=8).save(classifier)
+def test_dcgan_recipe_on_two_workers(tmp_path, random_fashion_mnist):
+    classifier = random_fashion_mnist(train=40, test=16)  # the workers inherit its env var
     recipe = training.load_recipe("dcgan_fashion_mnist")
     recipe["kwargs"].update(latent_dim=4, base_filters=4)
     recipe["dataset"].update(train_split="train", val_split=None, limit={"test": 16})

@@ -103,17 +103,10 @@ def test_mixed_float16_gan_under_mirrored_strategy():
     assert model.d_optimizer.inner_optimizer.iterations.numpy() == 1
 
 
-def test_trainer_precision_reaches_the_saved_model(tmp_path, write_idx, monkeypatch):
+def test_trainer_precision_reaches_the_saved_model(tmp_path, random_fashion_mnist):
     from keras_segen import training
-    from keras_segen.datasets import fashion_mnist
 
-    rng = np.random.default_rng(0)
-    for part, count in (("train", 16), ("t10k", 8)):
-        write_idx(tmp_path / f"{part}-images-idx3-ubyte.gz", rng.integers(0, 255, (count, 28, 28)))
-        write_idx(tmp_path / f"{part}-labels-idx1-ubyte.gz", np.arange(count) % 10)
-    monkeypatch.setenv(fashion_mnist.ENV_VAR, str(tmp_path))
-    classifier = tmp_path / "classifier.keras"
-    keras_segen.build("fashion_classifier", widths=(4,), feature_dim=8).save(classifier)
+    classifier = random_fashion_mnist(train=16, test=8)
     recipe = {
         "name": "tiny_dcgan", "task": "generation", "arch": "dcgan",
         "kwargs": {"latent_dim": 4, "base_filters": 4, "seed": 0},
