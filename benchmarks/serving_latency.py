@@ -29,7 +29,7 @@ def main(argv=None):
     parser.add_argument("--json", default="runs/benchmarks/serving_latency.json")
     args = parser.parse_args(argv)
 
-    from keras_segen.artifacts import load_trained
+    from keras_segen.model_lookup import load_trained
     from keras_segen.serving import export
 
     model, _ = load_trained(args.model)

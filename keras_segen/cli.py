@@ -64,7 +64,7 @@ def _add_evaluate(parser):
 @command("evaluate", "evaluate a trained model on a dataset split; prints a table", _add_evaluate)
 def _evaluate(args):
     from keras_segen import datasets
-    from keras_segen.artifacts import load_trained
+    from keras_segen.model_lookup import load_trained
     from keras_segen.evaluation import evaluate_segmentation, format_table
     from keras_segen.training.io import write_json_atomic
 
@@ -116,8 +116,8 @@ def _add_generate(parser):
 @command("generate", "write a PNG grid of generated images (pix2pix: input|target|output tiles)",
          _add_generate)
 def _generate(args):
-    from keras_segen.artifacts import load_trained
-    from keras_segen.generate import generate_grid, recipe_translation_grid
+    from keras_segen.model_lookup import load_trained
+    from keras_segen.pictures import generate_grid, recipe_translation_grid
 
     model, meta = load_trained(args.model)
     if callable(getattr(model, "translate", None)):
@@ -143,7 +143,7 @@ def _add_predict(parser):
 
 @command("predict", "predict masks for image files; writes palette masks and overlays", _add_predict)
 def _predict(args):
-    from keras_segen.artifacts import load_trained
+    from keras_segen.model_lookup import load_trained
     from keras_segen.inference import predict_files
 
     model, meta = load_trained(args.model)
@@ -160,7 +160,7 @@ def _add_list(parser):
          _add_list)
 def _list(args):
     from keras_segen import registry
-    from keras_segen.zoo.commands import list_table
+    from keras_segen.zoo.text import list_table
 
     print(list_table(args.task))
     names = registry.list_architectures(args.task)
@@ -177,7 +177,7 @@ def _add_info(parser):
 def _info(args):
     from keras_segen.training.recipes import list_recipes, load_recipe
     from keras_segen.zoo import list_models
-    from keras_segen.zoo.commands import info_text
+    from keras_segen.zoo.text import info_text
 
     if args.name not in list_models() and args.name in list_recipes():
         print(f"{args.name} is a recipe, not a zoo entry; its recipe:")
@@ -207,7 +207,7 @@ def _add_export(parser):
 def _export(args):
     import pathlib
 
-    from keras_segen.artifacts import load_trained
+    from keras_segen.model_lookup import load_trained
     from keras_segen.serving import export
 
     model, meta = load_trained(args.model)

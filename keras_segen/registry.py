@@ -1,7 +1,10 @@
-"""Architecture registry: name -> functional builder, filled by a decorator at import.
+"""Architecture registry: name -> builder + kind, filled by a decorator at import.
 
 Builders know nothing about weights or the zoo; they take keyword arguments and return
-an (unbuilt-weights) ``keras.Model``.
+an (unbuilt-weights) ``keras.Model``. Every architecture has a *kind* (see
+``keras_segen.kinds``): the object that knows how to compile, train, evaluate, draw and
+serve it. Users register their own builders with the same decorator
+(``keras_segen.register_architecture``).
 """
 import dataclasses
 import difflib
@@ -9,6 +12,8 @@ import importlib
 from typing import Callable
 
 TASKS = ("segmentation", "generation", "classification")
+# The kind an architecture gets when its registration names none.
+DEFAULT_KINDS = {"segmentation": "segmentation", "classification": "classification"}
 
 # Sub-packages whose import registers their builders.
 _BUILDER_PACKAGES = (
@@ -24,21 +29,31 @@ class Architecture:
     task: str
     builder: Callable
     description: str
+    kind: str
 
 
 _REGISTRY: dict[str, Architecture] = {}
 
 
-def register_architecture(name: str, *, task: str, description: str = ""):
-    """Decorator: ``@register_architecture("unet", task="segmentation")``."""
+def register_architecture(name: str, *, task: str, kind: str | None = None,
+                          description: str = ""):
+    """Decorator: ``@register_architecture("unet", task="segmentation")``.
+
+    ``kind`` names the architecture's kind (``keras_segen.kinds.KIND_NAMES``);
+    segmentation and classification builders default to their task's kind, generative
+    builders must name theirs (``"adversarial"``, ``"variational"``, ``"image_to_image"``).
+    """
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    kind = kind or DEFAULT_KINDS.get(task)
+    if kind is None:
+        raise ValueError(f"architecture {name!r}: a {task} builder must name its kind")
 
     def decorator(builder):
         if name in _REGISTRY and _REGISTRY[name].builder is not builder:
             raise ValueError(f"architecture {name!r} is already registered")
         doc = description or (builder.__doc__ or "").strip().split("\n")[0]
-        _REGISTRY[name] = Architecture(name, task, builder, doc)
+        _REGISTRY[name] = Architecture(name, task, builder, doc, kind)
         return builder
 
     return decorator

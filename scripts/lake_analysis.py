@@ -43,7 +43,7 @@ def main(argv=None):
     parser.add_argument("model", nargs="?", default="unet_bluemarble")
     args = parser.parse_args(argv)
 
-    from keras_segen.artifacts import load_trained
+    from keras_segen.model_lookup import load_trained
     from keras_segen.datasets import bluemarble
 
     model, _ = load_trained(args.model)

@@ -45,14 +45,15 @@ import tensorflow as tf  # noqa: E402
 from keras_segen import datasets, registry  # noqa: E402
 from keras_segen.datasets.augment import JointAugment  # noqa: E402
 from keras_segen.evaluation import evaluate_segmentation  # noqa: E402
-from keras_segen.generate import pick_tiles, translation_grid  # noqa: E402
+from keras_segen.pictures import pick_tiles, translation_grid  # noqa: E402
 from keras_segen.training import load_recipe  # noqa: E402
 from keras_segen.training.compiling import compile_for_recipe  # noqa: E402
 from keras_segen.training.generation import save_model_atomic  # noqa: E402
 from keras_segen.training.io import write_json_atomic  # noqa: E402
 from keras_segen.training.precision import precision_policy, resolve_precision  # noqa: E402
 from keras_segen.training.provenance import environment  # noqa: E402
-from keras_segen.training.synthetic import (  # noqa: E402
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # synthetic_pairs.py
+from synthetic_pairs import (  # noqa: E402
     bluemarble_scarce_tiles,
     fit_steps,
     mixed_pipeline,

@@ -30,7 +30,7 @@ import tensorflow as tf  # noqa: E402
 
 import keras_segen  # noqa: E402
 from keras_segen.datasets import fashion_mnist  # noqa: E402
-from keras_segen.metrics import distribution  # noqa: E402
+from keras_segen.metrics import feature_distances  # noqa: E402
 
 ARCH = "fashion_classifier"
 

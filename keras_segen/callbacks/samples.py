@@ -15,7 +15,7 @@ import pathlib
 import keras
 import numpy as np
 
-from keras_segen.generate import generation_labels, image_grid, save_png, translation_rows
+from keras_segen.pictures import generation_labels, image_grid, save_png, translation_rows
 
 
 class _EpochPictures(keras.callbacks.Callback):
@@ -46,7 +46,7 @@ class SampleGrid(_EpochPictures):
     """Each epoch, a grid of ``num_images`` samples drawn with ``seed``.
 
     Conditional models get one row per class unless ``label`` names one class (see
-    ``keras_segen.generate.generation_labels``). The model needs ``generate(n, seed=,
+    ``keras_segen.pictures.generation_labels``). The model needs ``generate(n, seed=,
     labels=)``.
     """
 

@@ -38,7 +38,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_segen.evaluation.segmentation import summarize_confusion
-from keras_segen.metrics.distribution import (
+from keras_segen.metrics.feature_distances import (
     FeatureExtractor,
     fid_from_features,
     inception_score,

@@ -100,6 +100,8 @@ class AdversarialModel(keras.Model):
     """
 
     TRACKER_NAMES = ("d_loss", "g_loss")
+    # The model kind (keras_segen.kinds) that trains, evaluates and serves this class.
+    KIND = "adversarial"
 
     def __init__(
         self,

@@ -84,7 +84,7 @@ class ConditionalGAN(LatentGAN):
         super().__init__(generator, discriminator, num_classes=num_classes, **kwargs)
 
 
-@register_architecture("cgan", task="generation")
+@register_architecture("cgan", task="generation", kind="adversarial")
 def cgan(
     *,
     image_shape=(28, 28, 1),

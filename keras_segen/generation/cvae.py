@@ -90,7 +90,7 @@ class CVAE(VAE):
         return config
 
 
-@register_architecture("cvae", task="generation")
+@register_architecture("cvae", task="generation", kind="variational")
 def cvae(
     *,
     image_shape=(28, 28, 1),

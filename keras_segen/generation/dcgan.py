@@ -139,7 +139,7 @@ class DCGAN(LatentGAN):
     """Unconditional DCGAN; all behaviour comes from ``LatentGAN`` (see adversarial.py)."""
 
 
-@register_architecture("dcgan", task="generation")
+@register_architecture("dcgan", task="generation", kind="adversarial")
 def dcgan(
     *,
     image_shape=(28, 28, 1),

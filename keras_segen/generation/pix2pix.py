@@ -131,6 +131,7 @@ class Pix2Pix(AdversarialModel):
     """
 
     TRACKER_NAMES = ("g_loss", "g_adv", "g_l1", "d_loss")
+    KIND = "image_to_image"
     latent_dim = 0
     num_classes = 0
 
@@ -294,7 +295,7 @@ def _as_float32(*arrays):
     return [ops.cast(ops.convert_to_tensor(a), "float32") for a in arrays]
 
 
-@register_architecture("pix2pix", task="generation")
+@register_architecture("pix2pix", task="generation", kind="image_to_image")
 def pix2pix(
     *,
     image_shape=(64, 64, 3),

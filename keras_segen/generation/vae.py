@@ -176,6 +176,8 @@ class VAE(keras.Model):
     """
 
     num_classes = 0
+    # The model kind (keras_segen.kinds) that trains, evaluates and serves this class.
+    KIND = "variational"
 
     def __init__(
         self, encoder, decoder, *, beta=1.0, reconstruction="bce", seed=None, **kwargs
@@ -400,7 +402,7 @@ class VAE(keras.Model):
         return cls(**config)
 
 
-@register_architecture("vae", task="generation")
+@register_architecture("vae", task="generation", kind="variational")
 def vae(
     *,
     image_shape=(28, 28, 1),

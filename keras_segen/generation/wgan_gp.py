@@ -158,7 +158,7 @@ class WGANGP(LatentGAN):
         return {m.name: m.result() for m in self.metrics}
 
 
-@register_architecture("wgan_gp", task="generation")
+@register_architecture("wgan_gp", task="generation", kind="adversarial")
 def wgan_gp(
     *,
     image_shape=(28, 28, 1),

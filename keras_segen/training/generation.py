@@ -50,7 +50,7 @@ from keras_segen.evaluation.generation import (
     load_recipe_split,
     model_kind,
 )
-from keras_segen.generate import pick_tiles
+from keras_segen.pictures import pick_tiles
 from keras_segen.training.compiling import compile_generation, make_optimizer
 from keras_segen.training.provenance import trained_with
 from keras_segen.training.io import write_json_atomic

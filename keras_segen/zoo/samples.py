@@ -28,7 +28,7 @@ def _mixed_tiles(dataset, count):
 
 def segmentation_overlays(model, recipe, palette, path, count=6, scale=2):
     from keras_segen import datasets
-    from keras_segen.generate import image_grid, save_png
+    from keras_segen.pictures import image_grid, save_png
     from keras_segen.visualize import colorize, overlay
 
     data = recipe["dataset"]
@@ -47,7 +47,7 @@ def segmentation_overlays(model, recipe, palette, path, count=6, scale=2):
 
 def write_samples(model, recipe, card_classes, folder) -> list[pathlib.Path]:
     """Write the entry's sample PNGs into ``folder/samples``; returns their paths."""
-    from keras_segen.generate import generate_grid, recipe_translation_grid
+    from keras_segen.pictures import generate_grid, recipe_translation_grid
 
     out = pathlib.Path(folder) / "samples"
     task = recipe["task"]

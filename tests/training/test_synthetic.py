@@ -4,6 +4,7 @@ import csv
 import importlib.util
 import json
 import pathlib
+import sys
 
 import keras
 import numpy as np
@@ -14,7 +15,8 @@ import keras_segen
 from keras_segen.datasets import bluemarble
 from keras_segen.training import load_recipe
 from keras_segen.training.compiling import compile_for_recipe
-from keras_segen.training.synthetic import (
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "scripts"))
+from synthetic_pairs import (  # noqa: E402
     KeepBest,
     bluemarble_scarce_tiles,
     class_signature,

@@ -87,7 +87,7 @@ def test_num_classes_below_two_is_refused(zoo_copy):
 
 
 def test_load_trained_takes_zoo_names_through_the_verified_zoo(zoo_copy):
-    from keras_segen.artifacts import load_trained
+    from keras_segen.model_lookup import load_trained
 
     model, meta = load_trained(TINY)
     assert model.output_shape[-1] == 3
@@ -102,7 +102,7 @@ def test_load_trained_takes_zoo_names_through_the_verified_zoo(zoo_copy):
 
 
 def test_load_trained_names_the_train_command_for_recipes_outside_the_zoo():
-    from keras_segen.artifacts import load_trained
+    from keras_segen.model_lookup import load_trained
 
     with pytest.raises(FileNotFoundError, match="keras-segen train pixel_baseline_bluemarble"):
         load_trained("pixel_baseline_bluemarble")

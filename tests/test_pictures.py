@@ -1,11 +1,11 @@
-"""Grids and PNGs of generated images (keras_segen.generate)."""
+"""Grids and PNGs of generated images (keras_segen.pictures)."""
 import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
 
 import keras_segen
-from keras_segen.generate import (
+from keras_segen.pictures import (
     condition_to_rgb,
     generate_grid,
     generation_labels,
