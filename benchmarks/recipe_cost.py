@@ -27,7 +27,7 @@ def main(argv=None):
 
     import keras_segen
     from keras_segen import losses
-    from keras_segen.training.compiling import segmentation_metrics
+    from keras_segen.kinds.segmentation import segmentation_metrics
     from keras_segen.training.recipes import load_recipe
 
     recipe = load_recipe("unet_bluemarble")

@@ -5,13 +5,18 @@
     keras_segen.get_card("fcn_voc")                 # dataset, metrics, files, recipe...
     keras_segen.build("unet", num_classes=3)        # an architecture by name
     keras_segen.export(model, "serving/", name="unet_bluemarble", version=1)
+    keras_segen.train("unet_bluemarble", "runs/unet", epochs=3)   # what keras-segen train runs
+
+    @keras_segen.register_architecture("my_net", task="segmentation")  # users' own builders
+    def my_net(num_classes=3, **kwargs): ...
 """
 import os as _os
 
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from keras_segen.registry import build, list_architectures  # noqa: E402
+from keras_segen.registry import (  # noqa: E402
+    build, list_architectures, register_architecture)
 from keras_segen import callbacks, datasets, layers, losses, metrics  # noqa: E402
 
 # Import every architecture so its custom layers and models are registered with Keras
@@ -30,9 +35,21 @@ def export(*args, **kwargs):
     return serving.export(*args, **kwargs)
 
 
+def train(recipe, out, **overrides):
+    """Train a recipe (a dict, a zoo recipe name or a recipe JSON path) into folder ``out``:
+    the trainer ``keras-segen train`` runs (``keras_segen.training.train``; imported on
+    use, as it pulls in the training machinery). ``overrides``: ``epochs``,
+    ``batch_size``, ``steps_per_epoch``, ``seed``, ``strategy``, ``precision``..."""
+    from keras_segen import training
+
+    return training.train(recipe, out, **overrides)
+
+
 __all__ = [
     "build",
     "list_architectures",
+    "register_architecture",
+    "train",
     "load",
     "list_models",
     "get_card",

@@ -1,9 +1,99 @@
-"""``keras-segen`` command line: a thin argparse front end over the Python API."""
+"""``keras-segen`` command line: a thin argparse front end over the Python API.
+
+``main`` is the one error boundary: a user error (``is_user_error``) is one line
+``keras-segen COMMAND: error: MESSAGE`` on stderr and exit 2; anything else is a bug and
+keeps its traceback (exit 1). ``keras-segen --debug ...`` prints the traceback of user
+errors too.
+"""
 import argparse
 import json
+import math
+import re
 import sys
+import traceback
 
 COMMANDS = {}
+
+# Errors a user causes and can fix (a path, a value, a name, the environment); their
+# messages are written for the user. TypeError and AttributeError are not here: they are
+# bugs (our own checks of users' input raise ValueError). PIL's DecompressionBombError and
+# TensorFlow's InvalidArgumentError are added by ``user_error_types`` when those libraries
+# are loaded (importing TensorFlow only to name its error would slow every command).
+USER_ERRORS = (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError,
+               PermissionError, ValueError, KeyError, RuntimeError)
+
+
+def user_error_types() -> tuple:
+    types = list(USER_ERRORS)
+    if "PIL.Image" in sys.modules:
+        types.append(sys.modules["PIL.Image"].DecompressionBombError)
+    if "tensorflow" in sys.modules:
+        types.append(sys.modules["tensorflow"].errors.InvalidArgumentError)
+    return tuple(types)
+
+
+def is_user_error(err: BaseException) -> bool:
+    # Any other OSError that names a path (a full disk, a broken link) is about that path.
+    return isinstance(err, user_error_types()) or (
+        isinstance(err, OSError) and err.filename is not None)
+
+
+def error_message(err: BaseException) -> str:
+    """One line for the user: KeyError without its quotes, OSError with its path(s),
+    TensorFlow's op error without the graph context."""
+    if isinstance(err, KeyError) and err.args:
+        text = str(err.args[0])
+    elif isinstance(err, OSError) and err.filename is not None:
+        # str() of an OS-raised error is "[Errno 21] Is a directory: 'x'"; ours carry a
+        # message that may already name the path.
+        paths = [str(p) for p in (err.filename, err.filename2) if p is not None]
+        if err.strerror and err.errno is not None:
+            text = f"{err.strerror}: {' -> '.join(paths)}"
+        else:
+            text = " ".join(str(a) for a in err.args) or type(err).__name__
+        if not any(path in text for path in paths):
+            text = f"{text}: {' -> '.join(paths)}"
+    elif type(err).__module__.startswith("tensorflow"):
+        text = str(getattr(err, "message", err)).strip()
+        text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", text.splitlines()[0] if text else "")
+        text = re.sub(r"\s*name:\s*$", "", text)
+    else:
+        text = str(err)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return "; ".join(lines) or type(err).__name__
+
+
+def positive_int(text: str) -> int:
+    """argparse ``type=``: an integer >= 1 (argparse names the flag in its error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse ``type=``: an integer >= 0 (seeds, version numbers)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse ``type=``: a finite number > 0 (nan and inf are refused too)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
 
 
 def command(name, help_text, add_arguments):
@@ -17,12 +107,18 @@ def command(name, help_text, add_arguments):
 
 def _add_train(parser):
     parser.add_argument("recipe", help="zoo recipe name (e.g. unet_bluemarble) or a recipe JSON path")
-    parser.add_argument("--out", required=True, help="output folder (re-use it to resume)")
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--steps-per-epoch", type=int)
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--time-budget", type=float, help="stop fitting after this many seconds")
+    parser.add_argument("--out", required=True,
+                        help="output folder of this run (re-use it to resume; a folder "
+                             "holding another recipe's run is refused)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="empty an --out that holds another recipe's run and reuse it")
+    parser.add_argument("--epochs", type=positive_int)
+    parser.add_argument("--batch-size", type=positive_int)
+    parser.add_argument("--steps-per-epoch", type=positive_int,
+                        help="batches per epoch (default: the recipe's)")
+    parser.add_argument("--seed", type=non_negative_int)
+    parser.add_argument("--time-budget", type=positive_float,
+                        help="stop fitting after this many seconds")
     from keras_segen.training.distribution import STRATEGIES
     from keras_segen.training.precision import PRECISIONS
 
@@ -45,6 +141,7 @@ def _train(args):
         args.recipe, args.out, epochs=args.epochs, batch_size=args.batch_size,
         steps_per_epoch=args.steps_per_epoch, seed=args.seed, time_budget_s=args.time_budget,
         strategy=args.strategy, precision=args.precision, jit_compile=args.jit_compile,
+        overwrite=args.overwrite,
     )
     return 0
 
@@ -53,8 +150,8 @@ def _add_evaluate(parser):
     parser.add_argument("model", help="zoo name, run folder or .keras file")
     parser.add_argument("--split", default="test")
     parser.add_argument("--json", help="also write the metrics to this JSON file")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--num-images", type=int,
+    parser.add_argument("--batch-size", type=positive_int, default=32)
+    parser.add_argument("--num-images", type=positive_int,
                         help="generative models: images to generate (default: the recipe's)")
     parser.add_argument("--baselines", action="store_true",
                         help="generative models: also score an untrained model and the "
@@ -63,9 +160,7 @@ def _add_evaluate(parser):
 
 @command("evaluate", "evaluate a trained model on a dataset split; prints a table", _add_evaluate)
 def _evaluate(args):
-    from keras_segen import datasets
     from keras_segen.model_lookup import load_trained
-    from keras_segen.evaluation import evaluate_segmentation, format_table
     from keras_segen.training.io import write_json_atomic
 
     model, meta = load_trained(args.model)
@@ -75,28 +170,10 @@ def _evaluate(args):
             f"{args.model}: no metrics.json or card.json beside the model says which dataset "
             "it was trained on; evaluate it from Python with keras_segen.evaluation"
         )
-    if recipe["task"] == "generation":
-        return _evaluate_generation(args, model, recipe)
-    if recipe["task"] != "segmentation":
-        raise ValueError(f"evaluate handles segmentation models; {args.model} is {recipe['task']}")
-    data = recipe["dataset"]
-    dataset, info = datasets.load(data["name"], args.split, **data.get("options", {}))
-    results = evaluate_segmentation(model, dataset, info.class_names, batch_size=args.batch_size)
-    print(format_table(results, title=f"{args.model} on {data['name']}/{args.split}"))
-    if args.json:
-        write_json_atomic(args.json, results)
-    return 0
-
-
-def _evaluate_generation(args, model, recipe):
-    """fid/kid/inception_score (GANs), psnr/ssim/fid (VAEs, pix2pix) on the recipe's split."""
-    from keras_segen.evaluation.generation import evaluate_recipe_model, format_generation_table
-    from keras_segen.training.io import write_json_atomic
-
-    results = evaluate_recipe_model(model, recipe, split=args.split, num_images=args.num_images,
-                                    baselines=args.baselines or None)
-    title = f"{args.model} on {recipe['dataset']['name']}/{args.split}"
-    print(format_generation_table(results, title=title))
+    kind = meta["kind"]
+    results = kind.evaluate(model, recipe, args.split, batch_size=args.batch_size,
+                            num_images=args.num_images, baselines=args.baselines or None)
+    print(kind.format_results(results, f"{args.model} on {recipe['dataset']['name']}/{args.split}"))
     if args.json:
         write_json_atomic(args.json, results)
     return 0
@@ -104,12 +181,16 @@ def _evaluate_generation(args, model, recipe):
 
 def _add_generate(parser):
     parser.add_argument("model", help="zoo name, run folder or .keras file")
-    parser.add_argument("--num", type=int, default=64, help="number of images (pix2pix: tiles)")
-    parser.add_argument("--seed", type=int, default=0, help="the same seed gives the same grid")
+    parser.add_argument("--num", type=positive_int, default=64,
+                        help="number of images (pix2pix: tiles)")
+    parser.add_argument("--seed", type=non_negative_int, default=0,
+                        help="the same seed gives the same grid")
     parser.add_argument("--label",
                         help="conditional models: a class id, or 'all' for one row per class")
-    parser.add_argument("--columns", type=int, help="grid columns (default: a square grid)")
-    parser.add_argument("--scale", type=int, default=2, help="enlarge the PNG this many times")
+    parser.add_argument("--columns", type=positive_int,
+                        help="grid columns (default: a square grid)")
+    parser.add_argument("--scale", type=positive_int, default=2,
+                        help="enlarge the PNG this many times")
     parser.add_argument("--out", required=True, help="PNG file to write")
 
 
@@ -117,20 +198,16 @@ def _add_generate(parser):
          _add_generate)
 def _generate(args):
     from keras_segen.model_lookup import load_trained
-    from keras_segen.pictures import generate_grid, recipe_translation_grid
 
     model, meta = load_trained(args.model)
-    if callable(getattr(model, "translate", None)):
-        if meta["recipe"] is None:
-            raise ValueError(
-                f"{args.model}: no metrics.json or card.json says which tiles it translates")
-        if args.label is not None:
-            raise ValueError("pix2pix takes no --label: it translates condition tiles")
-        path = recipe_translation_grid(model, meta["recipe"], args.num, seed=args.seed,
-                                       path=args.out, scale=args.scale)
-    else:
-        path = generate_grid(model, args.num, seed=args.seed, label=args.label, path=args.out,
-                             columns=args.columns, scale=args.scale)
+    kind = meta["kind"]
+    if "generate" not in kind.verbs:
+        raise ValueError(f"{args.model} is a model of kind {kind.name!r}: `generate` draws "
+                         "pictures of generative models (use `predict` for segmentation "
+                         "models)")
+    path = kind.write_picture(model, meta["recipe"], num=args.num, seed=args.seed,
+                              label=args.label, path=args.out, columns=args.columns,
+                              scale=args.scale)
     print(path)
     return 0
 
@@ -147,6 +224,10 @@ def _predict(args):
     from keras_segen.inference import predict_files
 
     model, meta = load_trained(args.model)
+    if "predict" not in meta["kind"].verbs:
+        raise ValueError(f"{args.model} is a model of kind {meta['kind'].name!r}: `predict` "
+                         "segments images with segmentation models (use `generate` for "
+                         "generative models)")
     for path in predict_files(model, args.images, args.out, palette=meta.get("palette")):
         print(path)
     return 0
@@ -193,7 +274,8 @@ def _add_export(parser):
                         help="TF Serving model root; writes BASE/NAME/VERSION/")
     parser.add_argument("--name", help="model name under BASE (default: the recipe's name, "
                                        "else the model's folder or file name)")
-    parser.add_argument("--version", type=int, default=1, help="version folder (default 1)")
+    parser.add_argument("--version", type=non_negative_int, default=1,
+                        help="version folder (default 1)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing version")
     parser.add_argument("--tflite", action="store_true",
                         help="segmentation models: also write VERSION/model.tflite")
@@ -223,14 +305,10 @@ def _export(args):
                            ("palette", meta.get("palette")))
         if value
     }
-    try:
-        path = export(model, args.base, name=name, version=args.version,
-                      overwrite=args.overwrite, card=card,
-                      class_names=meta.get("class_names") or None, tflite=args.tflite,
-                      fold_batch_norm=args.fold_batch_norm)
-    except FileExistsError as err:
-        print(f"keras-segen export: error: {err}", file=sys.stderr)
-        return 2
+    path = export(model, args.base, name=name, version=args.version,
+                  overwrite=args.overwrite, card=card,
+                  class_names=meta.get("class_names") or None, tflite=args.tflite,
+                  fold_batch_norm=args.fold_batch_norm)  # FileExistsError: main() reports it
     print(path)
     return 0
 
@@ -245,7 +323,8 @@ def _add_zoo(parser):
                                            "must equal the current recipe)")
     source.add_argument("--from-model", help="package this .keras file (for entries trained "
                                              "outside keras-segen train)")
-    build.add_argument("--time-budget", type=float, help="training budget in seconds (recorded "
+    build.add_argument("--time-budget", type=positive_float,
+                       help="training budget in seconds (recorded "
                                                          "on the card as an override)")
     build.add_argument("--run-dir", help="training run folder (default runs/zoo_build/NAME; "
                                          "re-use it to resume)")
@@ -255,7 +334,7 @@ def _add_zoo(parser):
     verify.add_argument("names", nargs="*", help="entries (default: every entry with weights)")
     verify.add_argument("--cheap", action="store_true",
                         help="only entries whose evaluation took at most --max-seconds at build")
-    verify.add_argument("--max-seconds", type=float, default=60.0)
+    verify.add_argument("--max-seconds", type=positive_float, default=60.0)
     verify.add_argument("--json", help="also write the results to this JSON file")
     index = actions.add_parser("index", help="regenerate zoo/index.json from the cards")
     index.add_argument("--check", action="store_true",
@@ -315,6 +394,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="keras-segen", description="keras_segen: segmentation and generation model zoo"
     )
+    parser.add_argument("--import", dest="imports", action="append", default=[],
+                        metavar="MODULE",
+                        help="import this module first (repeatable; the current folder is "
+                             "searched first): its @keras_segen.register_architecture "
+                             "builders become usable by every command")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of errors instead of a one-line message")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (fn, help_text, add_arguments) in COMMANDS.items():
         child = sub.add_parser(name, help=help_text)
@@ -324,12 +410,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)  # bad flags: argparse's message, exit 2
     try:
+        if args.imports:
+            from keras_segen.user_modules import import_user_modules
+
+            import_user_modules(args.imports, "--import")
         return args.handler(args)
-    except (KeyError, ValueError, FileNotFoundError, RuntimeError) as err:
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"keras-segen {args.command}: error: {message}", file=sys.stderr)
+    except KeyboardInterrupt:
+        if args.debug:
+            traceback.print_exc()
+        print(f"keras-segen {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if not is_user_error(err):
+            raise  # a bug: its traceback is what a bug report needs
+        if args.debug:
+            traceback.print_exc()
+        else:
+            print(f"keras-segen {args.command}: error: {error_message(err)}", file=sys.stderr)
         return 2
 
 

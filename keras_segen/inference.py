@@ -17,6 +17,8 @@ def read_rgb(path) -> np.ndarray:
             return np.asarray(image.convert("RGB"), dtype=np.uint8)
     except FileNotFoundError:
         raise FileNotFoundError(f"image {path} does not exist") from None
+    except Image.DecompressionBombError as err:  # PIL's message does not name the file
+        raise ValueError(f"image {path} is too large to read: {err}") from err
     except (UnidentifiedImageError, OSError) as err:
         raise ValueError(f"image {path} is not a readable image: {err}") from err
 

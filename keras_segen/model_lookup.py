@@ -65,9 +65,27 @@ def card_metadata(card) -> dict:
 def load_trained(name_or_path):
     """(keras.Model, metadata dict) for a zoo name, a run folder or a ``.keras`` file.
 
-    The metadata holds ``recipe``, ``class_names``, ``palette`` and ``card`` (the zoo
-    card for zoo names, else None).
+    The metadata holds ``recipe``, ``class_names``, ``palette``, ``card`` (the zoo
+    card for zoo names, else None) and ``kind`` (``keras_segen.kinds``: the recipe's
+    architecture's when a recipe is known, else the model's own).
     """
+    model, meta = _load_with_metadata(name_or_path)
+    meta["kind"] = _kind(model, meta["recipe"])
+    return model, meta
+
+
+def _kind(model, recipe):
+    from keras_segen import kinds
+
+    if recipe and recipe.get("arch"):
+        try:
+            return kinds.kind_of_arch(recipe["arch"])
+        except KeyError:  # an architecture of a module not imported here
+            pass
+    return kinds.kind_of(model)
+
+
+def _load_with_metadata(name_or_path):
     from keras_segen import zoo
 
     if not _is_path(name_or_path):

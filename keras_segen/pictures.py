@@ -114,14 +114,16 @@ def generate_grid(model, num_images, *, seed, path, label=None, columns=None, sc
                   batch_size=256) -> pathlib.Path:
     """Generate ``num_images`` images with ``seed`` (and ``label``, see
     ``generation_labels``) and write them as one grid PNG at ``path``."""
-    name = getattr(model, "name", type(model).__name__)
-    if callable(getattr(model, "translate", None)):
+    from keras_segen.kinds import kind_of
+
+    kind = kind_of(model)
+    if kind.name == "image_to_image":
         raise ValueError(
-            f"{name!r} translates condition maps instead of sampling from a prior: draw "
-            "its input | target | output tiles with translation_grid"
+            f"{model.name!r} translates condition maps instead of sampling from a prior: "
+            "draw its input | target | output tiles with translation_grid"
         )
-    if not callable(getattr(model, "generate", None)):
-        raise ValueError(f"{name!r} has no generate(): it is not a generative model")
+    if "generate" not in kind.verbs:
+        raise ValueError(f"{model.name!r} is a model of kind {kind.name!r}: it has no generate()")
     labels, label_columns = generation_labels(model, num_images, label)
     images = model.generate(num_images, seed=int(seed), labels=labels, batch_size=batch_size)
     return save_png(image_grid(images, columns or label_columns), path, scale)

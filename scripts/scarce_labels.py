@@ -48,7 +48,7 @@ from keras_segen.evaluation import evaluate_segmentation  # noqa: E402
 from keras_segen.pictures import pick_tiles, translation_grid  # noqa: E402
 from keras_segen.training import load_recipe  # noqa: E402
 from keras_segen.training.compiling import compile_for_recipe  # noqa: E402
-from keras_segen.training.generation import save_model_atomic  # noqa: E402
+from keras_segen.callbacks.checkpoint import save_model_atomic  # noqa: E402
 from keras_segen.training.io import write_json_atomic  # noqa: E402
 from keras_segen.training.precision import precision_policy, resolve_precision  # noqa: E402
 from keras_segen.training.provenance import environment  # noqa: E402

@@ -19,6 +19,7 @@ The parts (``scripts/scarce_labels.py`` runs the whole experiment with them):
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 
 import keras
@@ -237,29 +238,21 @@ class StepLimit(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-class KeepBest(keras.callbacks.Callback):
-    """Remembers the weights of the epoch with the highest ``monitor`` and puts them back
-    when training ends (in memory: nothing half-written on disk)."""
+class KeepBest(keras.callbacks.EarlyStopping):
+    """Keras' ``EarlyStopping`` that never stops: it keeps the weights of the epoch with
+    the highest ``monitor`` in memory and restores them when training ends (nothing
+    half-written on disk). Unlike EarlyStopping, a monitor missing from the logs is an
+    error, not a warning: a typo would otherwise keep the last epoch silently."""
 
     def __init__(self, monitor: str):
-        super().__init__()
-        self.monitor = monitor
-        self.best = None
-        self.best_epoch = None
-        self._weights = None
+        super().__init__(monitor=monitor, mode="max", patience=sys.maxsize,
+                         restore_best_weights=True)
 
-    def on_epoch_end(self, epoch, logs=None):
-        value = (logs or {}).get(self.monitor)
-        if value is None:
+    def get_monitor_value(self, logs):
+        if (logs or {}).get(self.monitor) is None:
             raise KeyError(f"KeepBest: {self.monitor!r} is not in the epoch logs "
                            f"({sorted(logs or {})})")
-        if self.best is None or float(value) > self.best:
-            self.best, self.best_epoch = float(value), epoch
-            self._weights = self.model.get_weights()
-
-    def on_train_end(self, logs=None):
-        if self._weights is not None:
-            self.model.set_weights(self._weights)
+        return super().get_monitor_value(logs)
 
 
 def fit_steps(model, train_batches, *, steps_per_epoch: int, max_steps: int,

@@ -116,7 +116,7 @@ def accuracy(model, split, data_dir):
 
 def real_vs_real_floor(model, num_samples, data_dir, seed):
     """FID/KID between ``num_samples`` random train-split images and test-split images."""
-    extractor = distribution.FeatureExtractor(model, input_range=(0.0, 1.0))
+    extractor = feature_distances.FeatureExtractor(model, input_range=(0.0, 1.0))
     train_images, _ = fashion_mnist.load_arrays("train", data_dir=data_dir)
     test_images, _ = fashion_mnist.load_arrays("test", data_dir=data_dir)
     num_samples = min(num_samples, len(train_images), len(test_images))
@@ -125,11 +125,11 @@ def real_vs_real_floor(model, num_samples, data_dir, seed):
     test_images = test_images[:num_samples]
     train_features, _ = extractor.predict(train_images)  # uint8 -> read as [0, 255]
     test_features, test_probabilities = extractor.predict(test_images)
-    kid, kid_std = distribution.kid_from_features(train_features, test_features, seed=seed)
-    score, score_std = distribution.inception_score(test_probabilities)
+    kid, kid_std = feature_distances.kid_from_features(train_features, test_features, seed=seed)
+    score, score_std = feature_distances.inception_score(test_probabilities)
     return {
         "num_train_images": int(num_samples), "num_test_images": int(len(test_images)),
-        "fid": distribution.fid_from_features(train_features, test_features),
+        "fid": feature_distances.fid_from_features(train_features, test_features),
         "kid": kid, "kid_std": kid_std,
         "inception_score_test": score, "inception_score_test_std": score_std,
     }
@@ -168,7 +168,8 @@ def main(argv=None):
         "tensorflow": tf.__version__, "keras": keras.__version__,
         "python": platform.python_version(), "seed": args.seed,
         "precision": None if args.evaluate_only else args.precision,
-        "command": "python " + " ".join(sys.argv),
+        "command": " ".join(["python", __file__.split("/scripts/")[-1] if "/scripts/" in __file__
+                             else __file__, *(sys.argv[1:] if argv is None else argv)]),
     }
     text = json.dumps(results, indent=2)
     print(text)

@@ -1,8 +1,8 @@
 """Generative-model evaluation: the numbers that go on the generation zoo cards.
 
-What is measured depends on the kind of model (``model_kind``):
+What is measured depends on the kind of model (``model_kind``, ``keras_segen.kinds``):
 
-* ``"gan"`` (``generate``, no encoder; DCGAN, WGAN-GP, cGAN): ``fid``, ``kid``,
+* ``"adversarial"`` (DCGAN, WGAN-GP, cGAN): ``fid``, ``kid``,
   ``kid_std``, ``inception_score`` (+ ``_std``) of N generated images against the real
   held-out images, on the features of the zoo's Fashion-MNIST classifier
   (``zoo/artifacts/fashion_classifier/model.keras``; no Inception weights exist
@@ -10,12 +10,12 @@ What is measured depends on the kind of model (``model_kind``):
   model is asked for every class in turn and also gets ``classifier_accuracy``: how
   often the classifier recognises the requested class in the generated image (and
   ``real_classifier_accuracy``, the same classifier on the real images, for scale).
-* ``"vae"`` (``encode``/``reconstruct``; VAE, CVAE): ``psnr`` and ``ssim`` of the
+* ``"variational"`` (VAE, CVAE): ``psnr`` and ``ssim`` of the
   reconstructions of the held-out images, ``fid``/``kid`` of those reconstructions
   against the originals, and ``sample_fid``/``sample_kid``/``sample_inception_score``
   of images decoded from the prior (plus ``sample_classifier_accuracy`` for a CVAE).
   Without a classifier only ``psnr``/``ssim`` are given (``notes`` says why).
-* ``"pix2pix"`` (``translate``): ``psnr``/``ssim`` of the translated held-out
+* ``"image_to_image"`` (pix2pix): ``psnr``/``ssim`` of the translated held-out
   conditions against the real tiles, and ``fid``/``kid`` on features of a trained
   **Blue Marble segmentation U-Net** (``zoo/artifacts/unet_bluemarble/model.keras``,
   its bottleneck activations averaged over space). The Fashion classifier knows
@@ -47,26 +47,22 @@ from keras_segen.metrics.feature_distances import (
 from keras_segen.metrics.image_quality import PSNR, SSIM
 from keras_segen.paths import artifacts_dir
 
-KINDS = ("gan", "vae", "pix2pix")
+KINDS = ("adversarial", "variational", "image_to_image")
 CLASSIFIER_NAME = "fashion_classifier"
 SEGMENTER_NAME = "unet_bluemarble"
 SEGMENTER_FEATURE_LAYER = "bottleneck_2_relu"
-# The value range each kind's training data has (what its recipe's dataset yields).
-DATA_RANGES = {"gan": (-1.0, 1.0), "vae": (0.0, 1.0), "pix2pix": (-1.0, 1.0)}
 
 
 def model_kind(model) -> str:
-    """``"pix2pix"``, ``"vae"`` or ``"gan"`` from the methods ``model`` has."""
-    if callable(getattr(model, "translate", None)):
-        return "pix2pix"
-    if callable(getattr(model, "reconstruct", None)) and callable(getattr(model, "encode", None)):
-        return "vae"
-    if callable(getattr(model, "generate", None)):
-        return "gan"
-    raise TypeError(
-        f"{getattr(model, 'name', type(model).__name__)!r} is not a generative model: it has "
-        "none of translate() (pix2pix), encode()/reconstruct() (VAE) or generate() (GAN)"
-    )
+    """The generative kind of ``model`` (``keras_segen.kinds``): ``"adversarial"``,
+    ``"variational"`` or ``"image_to_image"``; TypeError for any other model."""
+    from keras_segen.kinds import kind_of
+
+    kind = kind_of(model).name
+    if kind not in KINDS:
+        raise TypeError(f"{getattr(model, 'name', type(model).__name__)!r} is a {kind} "
+                        f"model, not a generative one ({', '.join(KINDS)})")
+    return kind
 
 
 def default_classifier_path() -> pathlib.Path:
@@ -77,6 +73,22 @@ def default_segmenter_path() -> pathlib.Path:
     return artifacts_dir() / SEGMENTER_NAME / "model.keras"
 
 
+def zoo_feature_model(name, why, how) -> pathlib.Path:
+    """The ``model.keras`` of zoo entry ``name`` through the zoo's resolver: every file
+    sha256-checked against its card (a feature model that changed would silently change
+    every FID). FileNotFoundError says ``why`` it is needed and ``how`` to make it."""
+    from keras_segen.zoo.artifacts import resolve_artifact
+    from keras_segen.zoo.loading import get_card
+    from keras_segen.zoo.schema import MODEL_FILE
+
+    try:
+        folder = resolve_artifact(get_card(name))
+    except (KeyError, FileNotFoundError) as err:
+        raise FileNotFoundError(f"{why}, and it is not available here ({err}); make it "
+                                f"with: {how}") from None
+    return folder / MODEL_FILE
+
+
 def feature_classifier(classifier=None) -> FeatureExtractor:
     """A ``FeatureExtractor`` reading images in [0, 1] from a classifier given as a
     ``FeatureExtractor``, a ``keras.Model``, a ``.keras`` path, or None (the zoo's
@@ -84,13 +96,9 @@ def feature_classifier(classifier=None) -> FeatureExtractor:
     if isinstance(classifier, FeatureExtractor):
         return classifier
     if classifier is None:
-        classifier = default_classifier_path()
-        if not classifier.is_file():
-            raise FileNotFoundError(
-                f"FID/KID/IS need the zoo's Fashion-MNIST feature classifier, and "
-                f"{classifier} is missing; train it with: python "
-                "scripts/train_feature_classifier.py (or pass classifier=)"
-            )
+        classifier = zoo_feature_model(
+            CLASSIFIER_NAME, "FID/KID/IS need the zoo's Fashion-MNIST feature classifier",
+            "python scripts/train_feature_classifier.py (or pass classifier=)")
     return FeatureExtractor(classifier, input_range=(0.0, 1.0))
 
 
@@ -102,13 +110,9 @@ def segmentation_features(segmenter=None, feature_layer=SEGMENTER_FEATURE_LAYER)
     spatial mean of ``feature_layer``'s activations.
     """
     if segmenter is None:
-        segmenter = default_segmenter_path()
-        if not segmenter.is_file():
-            raise FileNotFoundError(
-                f"pix2pix FID and FCN-score use the zoo's Blue Marble U-Net, and {segmenter} "
-                f"is missing; train it with: keras-segen train {SEGMENTER_NAME} --out "
-                f"zoo/artifacts/{SEGMENTER_NAME} (or pass segmenter=)"
-            )
+        segmenter = zoo_feature_model(
+            SEGMENTER_NAME, "pix2pix FID and FCN-score use the zoo's Blue Marble U-Net",
+            f"keras-segen zoo build {SEGMENTER_NAME} (or pass segmenter=)")
     if not isinstance(segmenter, keras.Model):
         segmenter = keras.saving.load_model(segmenter)
     try:
@@ -178,9 +182,10 @@ class GenerationEvaluator:
         data: held-out data: ``(images, labels)`` for GANs and VAEs, ``(conditions,
             targets)`` for pix2pix -- a ``tf.data.Dataset`` (batched or not) or a tuple
             of numpy arrays (labels may be None for unconditional models).
-        kind: ``"gan"``, ``"vae"`` or ``"pix2pix"`` (see ``model_kind``).
+        kind: ``"adversarial"``, ``"variational"`` or ``"image_to_image"`` (see
+            ``model_kind``).
         data_range: value range of the images / targets in ``data``; default: what that
-            kind's recipes train on (``DATA_RANGES``).
+            kind's recipes train on (the kind's ``data_range``).
         classifier: for GANs and VAEs (see ``feature_classifier``); ``False`` skips the
             feature metrics of a VAE (a GAN has no others).
         segmenter: for pix2pix (see ``segmentation_features``); ``False`` skips FID and
@@ -197,7 +202,9 @@ class GenerationEvaluator:
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         self.kind = kind
-        self.data_range = tuple(data_range or DATA_RANGES[kind])
+        from keras_segen.kinds import get_kind
+
+        self.data_range = tuple(data_range or get_kind(kind).data_range)
         self.batch_size = int(batch_size)
         self.kid_subset_size = int(kid_subset_size)
         self.kid_subsets = int(kid_subsets)
@@ -205,7 +212,7 @@ class GenerationEvaluator:
         self.class_names = class_names
         self.notes = []
         first, second = collect(data, num_real, self.batch_size)
-        if kind == "pix2pix":
+        if kind == "image_to_image":
             if second is None:
                 raise ValueError("pix2pix evaluation data must be (conditions, targets) pairs")
             self.conditions = first.astype(np.float32)
@@ -214,16 +221,16 @@ class GenerationEvaluator:
         else:
             self.real = to_unit_range(first, self.data_range)
             self.labels = None if second is None else np.asarray(second).reshape(-1)
-        if kind == "gan" and classifier is False:
+        if kind == "adversarial" and classifier is False:
             raise ValueError("a GAN is measured on classifier features only; pass a classifier")
         self.extractor = self.features_model = None
         try:
-            if kind == "pix2pix" and segmenter is not False:
+            if kind == "image_to_image" and segmenter is not False:
                 self.features_model = segmentation_features(segmenter)
-            elif kind != "pix2pix" and classifier is not False:
+            elif kind != "image_to_image" and classifier is not False:
                 self.extractor = feature_classifier(classifier)
         except FileNotFoundError as err:
-            if kind == "gan":
+            if kind == "adversarial":
                 raise  # a GAN has nothing else to report
             self.notes.append(f"feature metrics skipped: {err}")
         self._real_embedding = None
@@ -282,12 +289,12 @@ class GenerationEvaluator:
         images a GAN / a VAE's prior generates (default: as many as held-out images)."""
         kind = model_kind(model)
         if kind != self.kind:
-            raise ValueError(f"this evaluator measures {self.kind} models; got a {kind}")
-        if kind == "pix2pix":
+            raise ValueError(f"this evaluator measures {self.kind} models; got a model of kind {kind!r}")
+        if kind == "image_to_image":
             results = self._evaluate_translation(model)
         else:
             num_images = int(num_images or len(self.real))
-            if kind == "gan":
+            if kind == "adversarial":
                 results = self._evaluate_sampler(model, num_images)
             else:
                 results = self._evaluate_autoencoder(model, num_images)
@@ -388,7 +395,7 @@ class GenerationEvaluator:
         if not self.has_features:
             raise ValueError("the real-vs-real floor needs a feature model")
         first, second = collect(other_data, num_images or len(self.real), self.batch_size)
-        images = second if self.kind == "pix2pix" else first
+        images = second if self.kind == "image_to_image" else first
         scores, _ = self.distances(to_unit_range(images, self.data_range))
         scores.update(num_images=int(len(images)), num_real=int(len(self.real)))
         return scores

@@ -65,18 +65,15 @@ def export(
         raise ValueError(
             f"version must be a non-negative int (TF Serving's folder name), got {version!r}"
         )
-    kind = serving_kind(model)
+    from keras_segen.kinds import kind_of
+
+    kind = kind_of(model)
     if class_names is None:
         class_names = class_names_from_card(card)
     if class_names:
-        class_names = check_class_names(class_names, _num_classes(model, kind), f"export {name}")
-    if tflite and kind != "segmentation":
-        raise ValueError(
-            f"tflite=True: only segmentation models convert to TFLite; {name} is a {kind}"
-        )
+        class_names = check_class_names(class_names, kind.num_classes(model), f"export {name}")
+    model = kind.prepare_export(model, fold_batch_norm=fold_batch_norm, tflite=tflite)
     size = resolve_tflite_size(model, tflite_size, card) if tflite else None
-    if kind == "segmentation" and fold_batch_norm:
-        model = fold_batch_norms(model)
     endpoints = endpoints_for(model)
     base = pathlib.Path(base_dir)
     with version_folder(base / name, version, overwrite=overwrite) as tmp:
@@ -96,9 +93,3 @@ def _check_name(name):
         or any(c in name for c in "/\\\0")
     ):
         raise ValueError(f"name must be a plain folder name (no slashes), got {name!r}")
-
-
-def _num_classes(model, kind):
-    if kind == "segmentation":
-        return int(model.outputs[0].shape[-1])
-    return int(getattr(model, "num_classes", 0)) or None

@@ -7,7 +7,7 @@ Steps:
    (``--from-run``; its ``metrics.json`` recipe must equal the current recipe), or a model
    file (``--from-model``, for entries trained outside ``train``, e.g. the
    Fashion-MNIST feature classifier). Classification recipes train through the script
-   their recipe names (``trainer``).
+   their recipe names (``trainer``), whose ``main`` runs in this process.
 2. in a staging folder beside the artifact folder: ``model.keras`` without optimizer state
    (rebuilt from the recipe, trained weights copied in, saved uncompiled; a file already
    without optimizer state is copied byte for byte), loaded back with ``safe_mode``;
@@ -22,8 +22,6 @@ import json
 import os
 import pathlib
 import shutil
-import subprocess
-import sys
 import time
 import warnings
 import zipfile
@@ -134,8 +132,8 @@ def _classification_run(recipe, run_dir) -> dict:
         raise ValueError(f"recipe {recipe['name']}: classification recipes name their "
                          "training script in trainer.script")
     run_dir.mkdir(parents=True, exist_ok=True)
-    args = [sys.executable, str(zoo_dir().parent / trainer["script"]),
-            "--out", str(run_dir / MODEL_FILE), "--json", str(run_dir / "metrics.json"),
+    script = zoo_dir().parent / trainer["script"]
+    args = ["--out", str(run_dir / MODEL_FILE), "--json", str(run_dir / "metrics.json"),
             "--floor-samples", "0"]
     for section, keys in _TRAINER_FLAGS.items():
         for key in keys:
@@ -143,9 +141,9 @@ def _classification_run(recipe, run_dir) -> dict:
                 value = recipe[section][key]
                 args += [f"--{key.replace('_', '-')}",
                          *map(str, value if isinstance(value, list) else [value])]
-    print("training:", " ".join(args))
+    print("training:", script, " ".join(args))
     started = time.time()
-    subprocess.run(args, check=True)
+    _run_script_main(script, args)
     record = json.loads((run_dir / "metrics.json").read_text())
     record["trained_with"].update(wall_seconds=round(time.time() - started, 1),
                                   fit_seconds=record.get("train_seconds"),
@@ -153,6 +151,18 @@ def _classification_run(recipe, run_dir) -> dict:
     record["recipe"] = recipe
     (run_dir / "metrics.json").write_text(json.dumps(record, indent=2) + "\n")
     return record
+
+
+def _run_script_main(script, args):
+    """Run a training script's ``main(argv)`` in this process (its module is loaded from
+    its path: scripts are not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"_zoo_trainer_{script.stem}", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with precision_policy("float32"):  # the script sets its own policy; restore ours after
+        module.main(args)
 
 
 def _from_model_record(recipe, path) -> dict:

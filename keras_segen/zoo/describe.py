@@ -11,11 +11,9 @@ import copy
 import inspect
 
 from keras_segen import registry
+from keras_segen.kinds import kind_of_recipe, split_names
 
 PROJECT_LICENSE = "Apache-2.0"
-# Generative architectures by the kind of thing they do (see evaluation.generation.KINDS).
-GENERATION_KINDS = {"dcgan": "gan", "wgan_gp": "gan", "cgan": "gan", "vae": "vae",
-                    "cvae": "vae", "pix2pix": "pix2pix"}
 
 _BLUEMARBLE_PROTOCOL = (
     "Split by geography, not by tile: the globe (minus the southernmost 0.8 degrees) is cut "
@@ -48,13 +46,6 @@ DATASETS = {
 }
 
 
-def generation_kind(arch: str) -> str:
-    if arch not in GENERATION_KINDS:
-        raise ValueError(f"no generation kind is known for architecture {arch!r}; "
-                         f"known: {sorted(GENERATION_KINDS)}")
-    return GENERATION_KINDS[arch]
-
-
 def full_kwargs(recipe) -> dict:
     """The recipe's builder kwargs with the builder's defaults filled in."""
     builder = registry.get_architecture(recipe["arch"]).builder
@@ -65,19 +56,12 @@ def full_kwargs(recipe) -> dict:
 
 
 def splits(recipe) -> dict:
-    data = recipe["dataset"]
-    return {"train": data.get("train_split", "train"), "val": data.get("val_split", "val"),
-            "test": data.get("test_split", "test")}
+    return split_names(recipe)
 
 
 def evaluated_splits(recipe) -> list[str]:
-    """The held-out splits a card reports (test first): generative models are measured on
-    their test split, segmenters and classifiers on test and val."""
-    split = splits(recipe)
-    found = [split["test"]]
-    if recipe["task"] != "generation" and split["val"] and split["val"] != split["test"]:
-        found.append(split["val"])
-    return found
+    """The held-out splits a card reports (test first), as the recipe's kind says."""
+    return kind_of_recipe(recipe).evaluated_splits(recipe)
 
 
 def metrics_key(recipe, split) -> str:
@@ -141,19 +125,12 @@ def classes_record(recipe, class_names=None, palette=None) -> dict:
     found_names, found_palette = _dataset_classes(recipe)
     names = given.get("names") or class_names or found_names
     palette = given.get("palette") or palette or found_palette
-    task, arch = recipe["task"], recipe["arch"]
-    if task == "generation":
-        kind = generation_kind(arch)
-        if kind == "pix2pix":
-            used_as = "condition channels"
-        elif full_kwargs(recipe).get("num_classes"):
-            used_as, palette = "generation labels", None
-        else:
-            used_as, names, palette = "none", [], None
-    else:
-        used_as = "predicted classes"
-        if task == "classification":
-            palette = None
+    kind = kind_of_recipe(recipe)
+    used_as = kind.classes_used_as(full_kwargs(recipe))
+    if used_as == "none":
+        names, palette = [], None
+    elif used_as == "generation labels" or kind.name == "classification":
+        palette = None
     if names is None:
         raise ValueError(
             f"recipe {recipe['name']}: the class names of dataset "
@@ -169,52 +146,7 @@ def classes_record(recipe, class_names=None, palette=None) -> dict:
 
 def io_records(recipe) -> tuple[dict, dict]:
     """``(input, output)`` records: shapes, dtype, value range and preprocessing."""
-    kwargs = full_kwargs(recipe)
-    task = recipe["task"]
-    if task == "segmentation":
-        shape = list(kwargs["input_shape"])
-        return ({"shape": shape, "dtype": "float32", "value_range": [0.0, 1.0],
-                 "preprocessing": "RGB image as float32 = uint8 / 255; any normalization "
-                                  "is inside the model. Height and width may be any size."},
-                {"shape": shape[:2] + [kwargs["num_classes"]],
-                 "description": "logits [N, H, W, num_classes] at the input size; argmax "
-                                "over the last axis gives the class mask"})
-    if task == "classification":
-        return ({"shape": list(kwargs["input_shape"]), "dtype": "float32",
-                 "value_range": [0.0, 1.0],
-                 "preprocessing": "grey image as float32 = uint8 / 255"},
-                {"shape": [kwargs["num_classes"]],
-                 "description": "softmax class probabilities; the 'features' layer is the "
-                                "FID/KID embedding"})
-    kind = generation_kind(recipe["arch"])
-    image = list(kwargs["image_shape"])
-    if kind == "gan":
-        labels = (f" and int class labels in [0, {kwargs['num_classes']})"
-                  if kwargs.get("num_classes") else "")
-        return ({"shape": [kwargs["latent_dim"]], "dtype": "float32", "value_range": None,
-                 "preprocessing": f"latent vectors z ~ N(0, 1){labels}; "
-                                  "model.generate(n, seed=..., labels=...) draws them"},
-                {"shape": image,
-                 "description": "images in [-1, 1] from the generator; model.generate "
-                                "returns them in [0, 1]"})
-    if kind == "vae":
-        labels = " with int class labels" if kwargs.get("num_classes") else ""
-        return ({"shape": image, "dtype": "float32", "value_range": [0.0, 1.0],
-                 "preprocessing": f"grey image as float32 = uint8 / 255{labels} "
-                                  "(encode / reconstruct); decode takes latent vectors of "
-                                  f"size {kwargs['latent_dim']}"},
-                {"shape": image,
-                 "description": "reconstructions and samples in [0, 1] (reconstruct, "
-                                "decode, generate)"})
-    condition = recipe["dataset"].get("options", {}).get("condition", "mask")
-    channels = kwargs["condition_channels"]
-    text = (f"one-hot class map with {channels} channels (float32 0/1)" if condition == "mask"
-            else "shaded relief image in [-1, 1]")
-    return ({"shape": image[:2] + [channels], "dtype": "float32",
-             "value_range": [0.0, 1.0] if condition == "mask" else [-1.0, 1.0],
-             "preprocessing": f"condition: {text}"},
-            {"shape": image,
-             "description": "satellite-like image; model.translate returns it in [0, 1]"})
+    return kind_of_recipe(recipe).io_records(recipe, full_kwargs(recipe))
 
 
 def license_record(recipe, dataset_license) -> dict:

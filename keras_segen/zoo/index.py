@@ -6,20 +6,13 @@ import hashlib
 import json
 import pathlib
 
+from keras_segen.kinds import kind_of_arch
 from keras_segen.paths import zoo_dir
 from keras_segen.training.io import write_json_atomic
 from keras_segen.zoo import describe
 from keras_segen.zoo.cards import card_names, card_path, read_card
 
 INDEX_VERSION = 1
-# The numbers `keras-segen list` shows, by task (or generation kind), if the card has them.
-HEADLINE_METRICS = {
-    "segmentation": ("mean_iou", "pixel_accuracy"),
-    "classification": ("accuracy",),
-    "gan": ("fid", "classifier_accuracy"),
-    "vae": ("psnr", "sample_fid"),
-    "pix2pix": ("psnr", "fid"),
-}
 
 
 def index_path() -> pathlib.Path:
@@ -31,10 +24,7 @@ def headline(card) -> dict:
     recipe = card["recipe"]["config"]
     key = describe.metrics_key(recipe, describe.splits(recipe)["test"])
     measured = card["metrics"].get(key, {})
-    group = card["task"]
-    if group == "generation":
-        group = describe.generation_kind(card["arch"])
-    chosen = {m: measured[m] for m in HEADLINE_METRICS[group]
+    chosen = {m: measured[m] for m in kind_of_arch(card["arch"]).headline_metrics
               if isinstance(measured.get(m), (int, float))}
     return {key: chosen} if chosen else {}
 

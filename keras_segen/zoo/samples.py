@@ -46,21 +46,9 @@ def segmentation_overlays(model, recipe, palette, path, count=6, scale=2):
 
 
 def write_samples(model, recipe, card_classes, folder) -> list[pathlib.Path]:
-    """Write the entry's sample PNGs into ``folder/samples``; returns their paths."""
-    from keras_segen.pictures import generate_grid, recipe_translation_grid
+    """Write the entry's sample PNGs into ``folder/samples`` (what the recipe's kind
+    draws); returns their paths."""
+    from keras_segen.kinds import kind_of_recipe
 
-    out = pathlib.Path(folder) / "samples"
-    task = recipe["task"]
-    if task == "classification":
-        return []
-    if task == "segmentation":
-        palette = card_classes.get("palette")
-        return [segmentation_overlays(model, recipe, palette, out / "test_overlays.png")]
-    kind = describe.generation_kind(recipe["arch"])
-    if kind == "pix2pix":
-        return [recipe_translation_grid(model, recipe, 8, seed=SEED,
-                                        path=out / "test_translations.png",
-                                        split=describe.splits(recipe)["test"])]
-    conditional = bool(getattr(model, "num_classes", 0))
-    return [generate_grid(model, 100, seed=SEED, label="all" if conditional else None,
-                          path=out / "generated.png")]
+    return kind_of_recipe(recipe).write_samples(model, recipe, card_classes,
+                                                pathlib.Path(folder))

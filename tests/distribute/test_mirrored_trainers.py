@@ -1,6 +1,7 @@
 """MirroredStrategy on the two logical CPUs of tests/conftest.py computes what one device
 computes: through the real trainers (U-Net via ``keras-segen train --strategy mirrored``,
-DCGAN via ``training.train``) and, model by model, for FCN and DeepLabV3+.
+DCGAN via ``training.train``). Model by model, every architecture is compared on two
+replicas by the ``mirrored`` aspect of tests/test_architectures.py.
 
 The U-Net runs with its recipe's loss (cross-entropy + batch-level Dice), whose pixel
 counts and soft counts are summed over the replicas; tests/distribute/
@@ -15,13 +16,9 @@ import json
 
 import keras
 import numpy as np
-import pytest
 import tensorflow as tf
 
-import keras_segen
 from keras_segen import cli, training
-from keras_segen.training import distribution
-from keras_segen.training.compiling import compile_segmentation
 
 
 def _history(folder):
@@ -97,39 +94,3 @@ def test_dcgan_trainer_mirrored_matches_one_device(tmp_path, random_fashion_mnis
     _assert_same_weights(keras.saving.load_model(tmp_path / "one" / "model.keras"),
                          keras.saving.load_model(tmp_path / "two" / "model.keras"),
                          rtol=1e-2, atol=5e-3)
-
-
-SEGMENTERS = {
-    "fcn8s": dict(fc_units=8, fc_kernel=1, width=0.125, dropout=0.0),
-    "deeplabv3plus": dict(encoder="resnet18", encoder_width=8, output_stride=8, aspp_filters=8,
-                          low_level_filters=8, decoder_filters=8, aspp_dropout=0.0,
-                          atrous_rates=[1, 2, 3]),
-}
-
-
-@pytest.mark.parametrize("arch", sorted(SEGMENTERS))
-def test_segmentation_models_train_alike_on_two_replicas(arch):
-    rng = np.random.default_rng(0)
-    images = rng.uniform(0, 255, (8, 32, 32, 3)).astype("float32")
-    masks = np.zeros((8, 32, 32), "int32")
-    masks[::2, :16] = 1
-    masks[1::2, :, :8] = 2
-    train_cfg = {"optimizer": {"name": "sgd", "learning_rate": 1e-3},
-                 "loss": [["cross_entropy", 1.0]]}
-
-    def make(strategy):
-        with strategy.scope():
-            model = keras_segen.build(arch, num_classes=3, **SEGMENTERS[arch])
-            if strategy.num_replicas_in_sync > 1:
-                distribution.synchronize_batch_norm(model)
-            compile_segmentation(model, train_cfg, ["a", "b", "c"])
-        return model
-
-    single = make(tf.distribute.get_strategy())
-    mirrored = make(distribution.make_strategy("mirrored"))
-    mirrored.set_weights(single.get_weights())
-    expected = single.fit(images, masks, batch_size=4, shuffle=False, verbose=0).history
-    got = mirrored.fit(images, masks, batch_size=4, shuffle=False, verbose=0).history
-    for key in ("loss", "pixel_accuracy", "mean_iou"):
-        np.testing.assert_allclose(got[key], expected[key], rtol=1e-4, err_msg=key)
-    _assert_same_weights(single, mirrored)

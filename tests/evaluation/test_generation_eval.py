@@ -33,6 +33,7 @@ def segmenter():
 class Replay:
     """A 'generator' that hands back given images: the perfect model for its data."""
 
+    KIND = "adversarial"  # how a model class declares its kind (keras_segen.kinds)
     num_classes = 0
 
     def __init__(self, images01):
@@ -48,13 +49,16 @@ def _finite(results, keys):
 
 
 def test_model_kind():
-    assert model_kind(keras_segen.build("dcgan", latent_dim=4, base_filters=4)) == "gan"
+    assert model_kind(keras_segen.build("dcgan", latent_dim=4, base_filters=4)) == "adversarial"
     vae = keras_segen.build("vae", latent_dim=2, base_filters=4, hidden_units=4)
-    assert model_kind(vae) == "vae"
+    assert model_kind(vae) == "variational"
     assert model_kind(keras_segen.build("pix2pix", image_shape=(16, 16, 3), base_filters=4,
-                                        discriminator_depth=2)) == "pix2pix"
-    with pytest.raises(TypeError, match="not a generative model"):
+                                        discriminator_depth=2)) == "image_to_image"
+    with pytest.raises(TypeError, match="no known model kind"):
         model_kind(keras.Sequential([keras.layers.Dense(1)]))
+    segmenter = keras_segen.build("unet", num_classes=3, base_filters=4, depth=2)
+    with pytest.raises(TypeError, match="not a generative one"):
+        model_kind(segmenter)
 
 
 def test_gan_scores_are_finite_and_seeded(classifier):
@@ -80,7 +84,7 @@ def test_conditional_gan_gets_classifier_accuracy(classifier):
 
 
 def test_a_generator_that_replays_the_real_images_scores_zero_fid(classifier):
-    evaluator = GenerationEvaluator((REAL, LABELS), kind="gan", classifier=classifier,
+    evaluator = GenerationEvaluator((REAL, LABELS), kind="adversarial", classifier=classifier,
                                     **SMALL_KID)
     results = evaluator.evaluate(Replay((REAL + 1.0) / 2.0))  # real data [-1,1] -> [0,1]
     assert results["fid"] == pytest.approx(0.0, abs=1e-6)
@@ -95,6 +99,7 @@ def test_vae_psnr_matches_numpy_and_feature_scores(classifier):
     images = RNG.random((12, 28, 28, 1)).astype(np.float32)
 
     class Halver:  # reconstructs every pixel at half its value; samples = the data
+        KIND = "variational"
         num_classes = 0
 
         def encode(self, x, labels=None):
@@ -159,6 +164,8 @@ def test_pix2pix_scores_with_a_segmenter(segmenter):
     assert 0.0 <= results["fcn_pixel_accuracy"] <= 1.0
 
     class Perfect:  # translates the (single batch of) conditions into the real targets
+        KIND = "image_to_image"
+
         def translate(self, batch):
             return (targets[:len(batch)] + 1.0) / 2.0
 
@@ -179,7 +186,8 @@ def test_pix2pix_without_segmenter_and_bad_data(classifier):
     with pytest.raises(ValueError, match="4 images but 3"):
         evaluate_generator(model, (conditions, targets[:3]), segmenter=False)
     with pytest.raises(ValueError, match="GAN is measured on classifier features"):
-        GenerationEvaluator((REAL, LABELS), kind="gan", classifier=False)
-    evaluator = GenerationEvaluator((REAL, LABELS), kind="gan", classifier=classifier)
-    with pytest.raises(ValueError, match="measures gan models; got a pix2pix"):
+        GenerationEvaluator((REAL, LABELS), kind="adversarial", classifier=False)
+    evaluator = GenerationEvaluator((REAL, LABELS), kind="adversarial", classifier=classifier)
+    with pytest.raises(ValueError,
+                       match="measures adversarial models; got a model of kind 'image_to_image'"):
         evaluator.evaluate(model)

@@ -10,8 +10,10 @@ import pytest
 
 import keras_segen
 from keras_segen.datasets import fashion_mnist
-from keras_segen.training import generation as trainer
-from keras_segen.training.generation import TrainingFailed, make_optimizer, train_generation
+from keras_segen.training import trainer
+from keras_segen.training.compiling import make_optimizer
+from keras_segen.training.trainer import TrainingFailed
+from keras_segen.training import train as train_generation
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +84,7 @@ def test_gan_run_is_interrupted_and_resumes_with_its_optimizers(tmp_path, classi
 
     results = train_generation(recipe, tmp_path, verbose=0)
     assert _history_epochs(tmp_path) == [0, 1, 2]  # epoch 0 was not repeated
-    assert not (tmp_path / "backup").exists()
+    assert (tmp_path / "backup").is_dir()  # kept, so that more epochs continue the run
     assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == [
         "epoch_001.png", "epoch_002.png", "epoch_003.png"]
     model = keras.saving.load_model(tmp_path / "model.keras")
@@ -128,20 +130,38 @@ def test_cvae_run_validates_and_draws_reconstructions(tmp_path, classifier_path)
         assert math.isfinite(test[key]), key
 
 
+def test_a_finished_run_continues_with_more_epochs_and_refuses_another_recipe(
+        tmp_path, classifier_path):
+    recipe = _recipe("dcgan", classifier_path, epochs=1)
+    train_generation(recipe, tmp_path, verbose=0)
+    again = train_generation(recipe, tmp_path, verbose=0)  # nothing left to train
+    assert again["trained_with"]["epochs_run_this_session"] == 0
+    more = train_generation(recipe, tmp_path, verbose=0, epochs=2)
+    assert more["trained_with"]["epochs_run_this_session"] == 1
+    assert _history_epochs(tmp_path) == [0, 1]
+    model = keras.saving.load_model(tmp_path / "model.keras")
+    assert int(model.g_optimizer.iterations) == 4  # 2 epochs x 2 steps, none repeated
+    with pytest.raises(ValueError, match="arch"):
+        train_generation(_recipe("vae", classifier_path, epochs=1), tmp_path, verbose=0)
+    train_generation(_recipe("vae", classifier_path, epochs=1), tmp_path, verbose=0,
+                     overwrite=True)
+    assert keras.saving.load_model(tmp_path / "model.keras").name == "vae"
+
+
 def test_nan_loss_stops_the_run_with_a_clear_error(tmp_path, classifier_path):
     recipe = _recipe("vae", classifier_path, epochs=5, steps_per_epoch=3,
                      optimizer={"name": "sgd", "learning_rate": 1e30})
-    with pytest.raises(TrainingFailed, match="became (nan|inf).*last finished epoch"):
+    with pytest.raises(TrainingFailed, match="became (nan|inf).*last good checkpoint"):
         train_generation(recipe, tmp_path, verbose=0)
 
 
 def test_missing_classifier_is_recorded_not_raised(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_SEGEN_ZOO", str(tmp_path / "empty_zoo"))
-    # epochs=0: no epoch ends, so the trainer saves the untrained model itself
-    results = train_generation(_recipe("dcgan", None, epochs=0), tmp_path, verbose=0)
+    results = train_generation(_recipe("dcgan", None, epochs=1, steps_per_epoch=1), tmp_path,
+                               verbose=0)
     assert "train_feature_classifier.py" in results["fashion_mnist/test"]["error"]
     assert (tmp_path / "model.keras").is_file() and (tmp_path / "metrics.json").is_file()
-    assert results["trained_with"]["epochs_run_this_session"] == 0
+    assert results["trained_with"]["epochs_run_this_session"] == 1
 
 
 def test_make_optimizer():

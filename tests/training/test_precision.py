@@ -6,7 +6,7 @@ import pytest
 
 import keras_segen
 from keras_segen.training import distribution
-from keras_segen.training.compiling import compile_generation
+from keras_segen.kinds import kind_of
 from keras_segen.training.precision import (
     POLICIES,
     auto_precision,
@@ -70,7 +70,7 @@ def _optimizers(model):
 def test_mixed_float16_steps_use_loss_scaling_and_stay_finite(arch):
     with precision_policy("mixed_float16"):
         model = _tiny(arch)
-        compile_generation(model, {})
+        kind_of(model).compile(model, {})
     optimizers = _optimizers(model)
     assert all(isinstance(o, keras.optimizers.LossScaleOptimizer) for o in optimizers)
     assert {o.inner_optimizer.name for o in optimizers} != {None}
@@ -96,7 +96,7 @@ def test_mixed_float16_gan_under_mirrored_strategy():
     strategy = distribution.make_strategy("mirrored")
     with precision_policy("mixed_float16"), strategy.scope():
         model = _tiny("dcgan")
-        compile_generation(model, {})
+        kind_of(model).compile(model, {})
     assert isinstance(model.g_optimizer, keras.optimizers.LossScaleOptimizer)
     history = model.fit(*_batch("dcgan"), batch_size=4, epochs=1, verbose=0).history
     assert all(np.isfinite(v[0]) for v in history.values())

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from keras_segen import training
-from keras_segen.training.segmentation import TrainingFailed
+from keras_segen.training.trainer import TrainingFailed
 
 
 def _tiny_recipe(**train):
@@ -24,7 +24,7 @@ def test_tiny_fit_writes_a_complete_run_folder(tmp_path):
     for name in ("model.keras", "history.csv", "metrics.json"):
         assert (tmp_path / name).is_file(), name
     assert sorted(p.name for p in (tmp_path / "overlays").iterdir()) == ["epoch_001.png", "epoch_002.png"]
-    assert not (tmp_path / "backup").exists()  # removed once the run finished
+    assert (tmp_path / "backup").is_dir()  # kept: a re-run with more epochs continues
     written = json.loads((tmp_path / "metrics.json").read_text())
     test = written["bluemarble/test"]
     assert 0.0 <= test["pixel_accuracy"] <= 1.0
@@ -40,10 +40,10 @@ def test_interrupted_run_resumes_from_its_last_epoch(tmp_path):
             if epoch == 1:
                 raise KeyboardInterrupt
 
-    import keras_segen.training.segmentation as trainer
+    import keras_segen.training.trainer as trainer
 
     original = trainer.segen_callbacks.StopOnNaN
-    trainer.segen_callbacks.StopOnNaN = lambda: Interrupt()  # inject the interruption
+    trainer.segen_callbacks.StopOnNaN = lambda monitor: Interrupt()  # inject the interruption
     try:
         with pytest.raises(KeyboardInterrupt):
             training.train(_tiny_recipe(epochs=3), tmp_path)
@@ -67,5 +67,5 @@ def test_nan_loss_stops_with_a_clear_error(tmp_path):
 def test_unknown_recipe_and_bad_loss(tmp_path):
     with pytest.raises(KeyError, match="Did you mean: unet_bluemarble"):
         training.train("unet_bluemarbel", tmp_path)
-    with pytest.raises(ValueError, match="unknown loss"):
+    with pytest.raises(ValueError, match="train.loss must be made of the losses"):
         training.train(_tiny_recipe(loss=[["hinge", 1.0]]), tmp_path)

@@ -22,6 +22,13 @@ def test_flags_are_passed_to_train(captured):
     assert args == ("unet_bluemarble", "run")
     assert kwargs["strategy"] == "mirrored" and kwargs["precision"] == "auto"
     assert kwargs["jit_compile"] is True
+    assert kwargs["overwrite"] is False
+
+
+def test_overwrite_flag_reaches_train(captured):
+    cli.main(["train", "unet_bluemarble", "--out", "run", "--overwrite"])
+    (_, kwargs), = captured
+    assert kwargs["overwrite"] is True
 
 
 def test_defaults_keep_the_recipe_settings(captured):
@@ -42,12 +49,12 @@ def test_unknown_choices_are_refused(flag, capsys):
 
 def test_train_writes_precision_and_jit_compile_into_the_recipe(monkeypatch):
     seen = {}
-    import keras_segen.training.segmentation as trainer
+    import keras_segen.training.trainer as trainer
 
-    def fake_trainer(recipe, out_dir, *, verbose, strategy):
+    def fake_trainer(recipe, out_dir, *, verbose, strategy, overwrite):
         seen.update(recipe=recipe, strategy=strategy)
 
-    monkeypatch.setattr(trainer, "train_segmentation", fake_trainer)
+    monkeypatch.setattr(trainer, "run_training", fake_trainer)
     training.train("unet_bluemarble", "run", strategy="mirrored", precision="mixed_bfloat16",
                    jit_compile=False, epochs=3)
     assert seen["strategy"] == "mirrored"
@@ -57,7 +64,7 @@ def test_train_writes_precision_and_jit_compile_into_the_recipe(monkeypatch):
 
 
 def test_recipe_jit_compile_and_optimizer_reach_compile():
-    recipe = {"task": "segmentation", "classes": {"names": ["a", "b", "c"]},
+    recipe = {"task": "segmentation", "arch": "unet", "classes": {"names": ["a", "b", "c"]},
               "train": {"jit_compile": True, "optimizer": {"name": "sgd", "learning_rate": 0.1}}}
     model = compile_for_recipe(keras_segen.build("unet", num_classes=3, depth=2, base_filters=4),
                                recipe)
@@ -65,7 +72,7 @@ def test_recipe_jit_compile_and_optimizer_reach_compile():
     assert isinstance(model.optimizer, keras.optimizers.SGD)
     gan = compile_for_recipe(keras_segen.build("dcgan", image_shape=(16, 16, 1), latent_dim=8,
                                                base_filters=8),
-                             {"task": "generation", "train": {"jit_compile": False}})
+                             {"task": "generation", "arch": "dcgan", "train": {"jit_compile": False}})
     assert gan.jit_compile is False
     with pytest.raises(ValueError, match="train.jit_compile must be"):
         compile_for_recipe(keras_segen.build("unet", num_classes=3, depth=2, base_filters=4),

@@ -1,0 +1,129 @@
+"""What the generative kinds share: data from the recipe's splits, one checkpoint per
+epoch, NaN guards on every loss tracker, FID/KID-style evaluation of the test split
+(``keras_segen.evaluation.generation``) and the generation zoo card fields."""
+from keras_segen.kinds.base import ModelKind, TrainingData, split_names
+
+
+class GenerativeKind(ModelKind):
+    task = "generation"
+    verbs = frozenset({"generate"})
+    # The value range of the images this kind's recipes train on.
+    data_range = (-1.0, 1.0)
+    # Batches keep their labels / targets (conditional models, image-to-image pairs).
+    keeps_labels = False
+
+    def compile(self, model, train_cfg, class_names=None, class_weights=None):
+        from keras_segen.training.compiling import jit_compile_setting, make_optimizer
+
+        model.compile(g_optimizer=make_optimizer(train_cfg.get("g_optimizer"), "g"),
+                      d_optimizer=make_optimizer(train_cfg.get("d_optimizer"), "d"),
+                      jit_compile=jit_compile_setting(train_cfg))
+        return model
+
+    # --- training -----------------------------------------------------------------
+    def load_training_data(self, recipe, seed):
+        from keras_segen.evaluation.generation import load_recipe_split
+
+        split = split_names(recipe)
+        train_ds, info = load_recipe_split(recipe, split["train"], training=True)
+        val_ds = load_recipe_split(recipe, split["val"])[0] if split["val"] else None
+        test_ds, test_info = load_recipe_split(recipe, split["test"])
+        return TrainingData(train=train_ds, val=val_ds, info=info,
+                            class_names=info.class_names, test=test_ds, test_info=test_info)
+
+    def keep_labels(self, model):
+        return self.keeps_labels or bool(getattr(model, "num_classes", 0))
+
+    def pipelines(self, model, data, batch_size, seed, repeat):
+        keep = self.keep_labels(model)
+        train_pipe = _batches(data.train, batch_size, training=True, keep_labels=keep,
+                              seed=seed, repeat=repeat)
+        val_pipe = None if data.val is None else _batches(
+            data.val, batch_size, training=False, keep_labels=keep, seed=seed)
+        return train_pipe, val_pipe
+
+    def nan_monitors(self, model):
+        return [m.name for m in model.metrics if "loss" in m.name] or ["loss"]
+
+    def picture_settings(self, recipe, seed):
+        cfg = recipe["train"].get("samples", {})
+        return cfg, int(cfg.get("every", 1)), int(cfg.get("seed", seed))
+
+    def evaluate_run(self, model, recipe, data):
+        """The test split's metrics and baselines. A missing feature model (classifier /
+        segmenter) is recorded, not raised: the trained model is already saved and the
+        numbers can be made later with ``keras-segen evaluate``."""
+        key = f"{recipe['dataset']['name']}/{split_names(recipe)['test']}"
+        results = {"class_names": data.class_names}
+        try:
+            metrics = self.evaluate(model, recipe, split_names(recipe)["test"])
+        except FileNotFoundError as err:
+            print(f"evaluation skipped: {err}")
+            return {**results, key: {"error": str(err)}}
+        baselines = metrics.pop("baselines", None)
+        results[key] = metrics
+        if baselines:
+            results["baselines"] = baselines
+        return results
+
+    def summary(self, results, recipe):
+        key = f"{recipe['dataset']['name']}/{split_names(recipe)['test']}"
+        shown = {**results.get(key, {}), "baselines": results.get("baselines", {})}
+        return self.format_results(shown, f"{recipe['name']} on {key}")
+
+    # --- evaluation ---------------------------------------------------------------
+    def evaluate(self, model, recipe, split, *, batch_size=None, num_images=None,
+                 baselines=None, class_names=None):
+        from keras_segen.evaluation.generation import evaluate_recipe_model
+
+        return evaluate_recipe_model(model, recipe, split=split, num_images=num_images,
+                                     baselines=baselines)
+
+    def format_results(self, results, title=""):
+        from keras_segen.evaluation.generation import format_generation_table
+
+        return format_generation_table(results, title=title)
+
+    # --- zoo cards ----------------------------------------------------------------
+    def evaluated_splits(self, recipe):
+        return [split_names(recipe)["test"]]
+
+    def classes_used_as(self, kwargs):
+        return "generation labels" if kwargs.get("num_classes") else "none"
+
+    def feature_model_paths(self, recipe):
+        from keras_segen.evaluation import generation as gen_eval
+
+        given = recipe.get("evaluation", {}).get("classifier")
+        return {gen_eval.CLASSIFIER_NAME if given is None else "classifier":
+                given or gen_eval.default_classifier_path()}
+
+    def baselines(self, model, recipe):
+        if not recipe.get("evaluation", {}).get("baselines"):
+            return {}
+        from keras_segen.evaluation.generation import evaluate_recipe_model
+
+        return evaluate_recipe_model(model, recipe, baselines=True).get("baselines", {})
+
+    def write_samples(self, model, recipe, card_classes, folder):
+        from keras_segen.pictures import generate_grid
+
+        conditional = bool(getattr(model, "num_classes", 0))
+        return [generate_grid(model, 100, seed=0, label="all" if conditional else None,
+                              path=folder / "samples" / "generated.png")]
+
+    def write_picture(self, model, recipe, *, num, seed, label, path, columns, scale):
+        from keras_segen.pictures import generate_grid
+
+        return generate_grid(model, num, seed=seed, label=label, path=path, columns=columns,
+                             scale=scale)
+
+
+def _batches(dataset, batch_size, *, training, keep_labels, seed, repeat=False):
+    from keras_segen import datasets
+
+    pipe = datasets.make_pipeline(dataset, batch_size=batch_size, training=training,
+                                  seed=seed, repeat=repeat)
+    if not keep_labels:  # unconditional models train on images alone
+        pipe = pipe.map(lambda images, labels: images)
+    return pipe
