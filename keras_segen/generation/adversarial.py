@@ -1,9 +1,11 @@
 """Shared base of the adversarial (two-player) models: DCGAN, WGAN-GP, cGAN, pix2pix.
 
-Two classes live here.
+Two classes live here; what they share with the VAEs (sampling and its seed, label
+checks, replica scaling, optimizer building and the compile config, positive-int
+checks) lives in ``GenerativeModel`` (base.py).
 
-``AdversarialModel(keras.Model)`` -- the two-player machinery, with no assumption about
-what the generator eats (pix2pix builds on it directly):
+``AdversarialModel(GenerativeModel)`` -- the two-player machinery, with no assumption
+about what the generator eats (pix2pix builds on it directly):
 
 * holds ``generator`` and ``discriminator`` (built functional ``keras.Model``s; every
   weight lives in them, so the wrapper is built at construction), a
@@ -18,8 +20,8 @@ what the generator eats (pix2pix builds on it directly):
   Both optimizers are built on their player's trainable variables inside the model's
   distribution strategy scope (needed by ``MirroredStrategy``). Sets
   ``g_optimizer``, ``d_optimizer``, ``g_loss_fn``, ``d_loss_fn``.
-* ``get_config``/``from_config`` serialize the two sub-models;
-  ``get_compile_config``/``compile_from_config`` rebuild and build both optimizers,
+* ``get_config``/``from_config`` serialize the two sub-models; the compile config
+  (``compile_arguments``, serialized by the base) rebuilds and builds both optimizers,
   so a ``.keras`` reload keeps both optimizers' slots and iteration counts.
 
 Helpers for subclasses' ``train_step``/``test_step``:
@@ -31,11 +33,11 @@ Helpers for subclasses' ``train_step``/``test_step``:
   unscales the gradients (elsewhere ``scale_loss`` is the identity).
 * ``record(logs)``: update the trackers from ``{name: value}``; values must be
   *global* (unscaled) losses -- see ``unscale_for_distribution``.
-* ``scale_for_distribution(x)`` / ``unscale_for_distribution(x)``: multiply by
-  ``1/num_replicas`` / ``num_replicas``. Keras losses already come scaled (so summed
-  per-replica gradients equal the global-batch gradient); hand-written loss terms (a
-  gradient penalty, an L1 term) must be scaled before they are added to them, and
-  everything must be unscaled before it is ``record``-ed.
+* ``scale_for_distribution(x)`` / ``unscale_for_distribution(x)`` (from the base):
+  multiply by ``1/num_replicas`` / ``num_replicas``. Keras losses already come scaled
+  (so summed per-replica gradients equal the global-batch gradient); hand-written loss
+  terms (a gradient penalty, an L1 term) must be scaled before they are added to them,
+  and everything must be unscaled before it is ``record``-ed.
 * ``draw_normal(shape)`` / ``draw_uniform(shape)``: random tensors from
   ``seed_generator`` for this replica's share of the batch. Under a
   ``MirroredStrategy`` every replica draws the global batch from the same seed and
@@ -59,10 +61,11 @@ Hooks a subclass overrides: ``TRACKER_NAMES``, ``default_optimizers()``, ``train
   labels)``, each updating only its own player's weights (callable on their own, e.g.
   in tests). Generated samples for the conditional case use the batch's labels.
 * ``test_step`` reports the same losses without updating anything.
-* ``generate(num_images, *, seed, labels=None, batch_size=256)`` -> numpy float32
-  images in [0, 1], the same for the same seed (stateless RNG keyed by ``seed``).
+* ``generate(num_images, *, seed, labels=None, batch_size=256)`` (the base's) ->
+  numpy float32 images in [0, 1], a function of the seed (and batch size, to float
+  rounding); ``generate_batch`` maps the tanh output to [0, 1].
 * Hooks: ``generator_inputs(z, labels)``, ``discriminator_inputs(images, labels)``,
-  ``draw_latents(batch_size)``, ``prepare_labels(labels)``.
+  ``draw_latents(batch_size)``, ``prepare_labels(labels)`` (the base's).
 """
 
 import numpy as np
@@ -71,6 +74,7 @@ import tensorflow as tf
 import keras
 from keras import ops
 
+from keras_segen.generation.base import GenerativeModel
 from keras_segen.layers.sampling import draw_for_this_replica
 from keras_segen.losses.adversarial import (
     discriminator_loss,
@@ -82,12 +86,7 @@ from keras_segen.losses.adversarial import (
 _RANGE_TOLERANCE = 1e-3
 
 
-def num_replicas():
-    """Replicas of the current ``tf.distribute`` strategy (1 without one)."""
-    return tf.distribute.get_strategy().num_replicas_in_sync
-
-
-class AdversarialModel(keras.Model):
+class AdversarialModel(GenerativeModel):
     """Generator + discriminator trained against each other; see the module docstring.
 
     Args:
@@ -100,6 +99,7 @@ class AdversarialModel(keras.Model):
     """
 
     TRACKER_NAMES = ("d_loss", "g_loss")
+    COMPILE_OBJECTS = ("g_optimizer", "d_optimizer", "g_loss", "d_loss")
     # The model kind (keras_segen.kinds) that trains, evaluates and serves this class.
     KIND = "adversarial"
 
@@ -172,7 +172,6 @@ class AdversarialModel(keras.Model):
         if self.dtype_policy.name == "mixed_float16":
             g_optimizer = _with_loss_scaling(g_optimizer)
             d_optimizer = _with_loss_scaling(d_optimizer)
-        self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
         self.g_loss_fn = get_adversarial_loss(
             self.adversarial_loss if g_loss is None else g_loss, player="generator"
         )
@@ -181,32 +180,25 @@ class AdversarialModel(keras.Model):
             player="discriminator",
             label_smoothing=self.label_smoothing,
         )
-        # Slot variables must exist before a .keras reload restores them, and must be
-        # created under the strategy that will train the model.
-        with self.distribute_strategy.scope():
-            self.g_optimizer.build(self.generator.trainable_variables)
-            self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.build_optimizers(
+            {
+                "g_optimizer": (g_optimizer, self.generator.trainable_variables),
+                "d_optimizer": (d_optimizer, self.discriminator.trainable_variables),
+            }
+        )
 
-    def get_compile_config(self):
-        if not self.compiled or self.g_optimizer is None:
+    def compile_arguments(self):
+        if self.g_optimizer is None:
             return None
-        serialize = keras.saving.serialize_keras_object
         return {
-            "g_optimizer": serialize(self.g_optimizer),
-            "d_optimizer": serialize(self.d_optimizer),
-            "g_loss": serialize(self.g_loss_fn),
-            "d_loss": serialize(self.d_loss_fn),
+            "g_optimizer": self.g_optimizer,
+            "d_optimizer": self.d_optimizer,
+            "g_loss": self.g_loss_fn,
+            "d_loss": self.d_loss_fn,
             "run_eagerly": self.run_eagerly,
             "steps_per_execution": self.steps_per_execution,
             "jit_compile": self.jit_compile,
         }
-
-    def compile_from_config(self, config):
-        deserialize = keras.saving.deserialize_keras_object
-        config = dict(config)
-        for key in ("g_optimizer", "d_optimizer", "g_loss", "d_loss"):
-            config[key] = deserialize(config[key])
-        self.compile(**config)
 
     # --- model config -----------------------------------------------------------------
 
@@ -241,19 +233,6 @@ class AdversarialModel(keras.Model):
         """Update the trackers named in ``logs`` with their (global, unscaled) values."""
         for name, value in logs.items():
             self.trackers[name].update_state(value)
-
-    @staticmethod
-    def scale_for_distribution(value):
-        """``value / num_replicas``: a hand-written loss term made summable like a
-        Keras loss across replicas."""
-        replicas = num_replicas()
-        return value if replicas == 1 else value * (1.0 / replicas)
-
-    @staticmethod
-    def unscale_for_distribution(value):
-        """``value * num_replicas``: a Keras-scaled loss back to its global mean."""
-        replicas = num_replicas()
-        return value if replicas == 1 else value * float(replicas)
 
     def draw_normal(self, shape):
         """Standard normal numbers for this replica's rows (see the module docstring)."""
@@ -333,10 +312,6 @@ class LatentGAN(AdversarialModel):
         if len(self.image_shape) != 3:
             raise ValueError(f"image_shape must be (H, W, C), got {image_shape}")
 
-    @property
-    def conditional(self):
-        return self.num_classes > 0
-
     def get_config(self):
         config = super().get_config()
         config.update(
@@ -358,26 +333,6 @@ class LatentGAN(AdversarialModel):
         """Latent vectors ``z ~ N(0, I)`` for a batch, from ``seed_generator``."""
         return self.draw_normal((batch_size, self.latent_dim))
 
-    def prepare_labels(self, labels):
-        """Class ids as int32 ``[N]``, with a runtime check that they are in range."""
-        labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
-        checks = [
-            tf.debugging.assert_non_negative(
-                labels,
-                message=f"{type(self).__name__}: class labels must be in "
-                f"[0, {self.num_classes - 1}]; got a negative label",
-            ),
-            tf.debugging.assert_less(
-                labels,
-                self.num_classes,
-                message=f"{type(self).__name__}: class labels must be in "
-                f"[0, {self.num_classes - 1}]; got a label >= num_classes="
-                f"{self.num_classes}",
-            ),
-        ]
-        with tf.control_dependencies(checks):
-            return tf.identity(labels)
-
     def unpack_batch(self, data):
         """``(real_images, labels)`` from ``images`` or ``(images, labels)``, checked;
         ``labels`` is None for an unconditional model (which ignores given labels)."""
@@ -390,14 +345,7 @@ class LatentGAN(AdversarialModel):
                 f"{type(self).__name__} is class-conditional: it trains on "
                 "(images, labels) batches, got images only"
             )
-        labels = self.prepare_labels(labels)
-        if images.shape[0] is not None and labels.shape[0] is not None:
-            if images.shape[0] != labels.shape[0]:
-                raise ValueError(
-                    f"{type(self).__name__}: {images.shape[0]} images but "
-                    f"{labels.shape[0]} labels in a batch"
-                )
-        return images, labels
+        return images, self.prepare_labels(labels, batch_size=images.shape[0])
 
     def call(self, inputs, training=False):
         if self.conditional:
@@ -484,57 +432,11 @@ class LatentGAN(AdversarialModel):
 
     # --- sampling ---------------------------------------------------------------------
 
-    def generate(self, num_images, *, seed, labels=None, batch_size=256):
-        """``num_images`` generated images as float32 numpy ``[N, H, W, C]`` in [0, 1].
-
-        ``z`` is drawn with a stateless RNG keyed by ``seed`` (an int), so the same seed
-        gives the same images whatever ``batch_size`` is. Conditional models take
-        ``labels``: None (classes in turn 0, 1, ..., num_classes-1, 0, ...), one int for
-        every image, or one int per image.
-        """
-        num_images = _positive_int(num_images, "num_images")
-        batch_size = _positive_int(batch_size, "batch_size")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-            raise TypeError(f"seed must be an int, got {seed!r}")
-        labels = self._generation_labels(labels, num_images)
-        z = keras.random.normal((num_images, self.latent_dim), seed=int(seed))
-        batches = []
-        for start in range(0, num_images, batch_size):
-            stop = min(start + batch_size, num_images)
-            batch_labels = None if labels is None else ops.convert_to_tensor(labels[start:stop])
-            images = self.generator(
-                self.generator_inputs(z[start:stop], batch_labels), training=False
-            )
-            batches.append(ops.convert_to_numpy(ops.cast(images, "float32")))
-        images = np.concatenate(batches, axis=0)
+    def generate_batch(self, z, labels):
+        labels = None if labels is None else ops.convert_to_tensor(labels)
+        images = self.generator(self.generator_inputs(z, labels), training=False)
+        images = ops.convert_to_numpy(ops.cast(images, "float32"))
         return np.clip((images + 1.0) / 2.0, 0.0, 1.0).astype(np.float32)
-
-    def _generation_labels(self, labels, num_images):
-        name = type(self).__name__
-        if not self.conditional:
-            if labels is not None:
-                raise ValueError(f"{name} is unconditional: generate() takes no labels")
-            return None
-        if labels is None:
-            labels = np.arange(num_images) % self.num_classes
-        elif np.ndim(labels) == 0:
-            labels = np.full(num_images, labels)
-        labels = np.asarray(labels)
-        if labels.shape != (num_images,):
-            raise ValueError(
-                f"{name}.generate: expected one label or {num_images} labels, got an "
-                f"array of shape {labels.shape}"
-            )
-        if labels.dtype.kind not in "iu" and not (
-            labels.dtype.kind == "f" and np.all(labels == np.round(labels))
-        ):
-            raise ValueError(f"{name}.generate: labels must be integers, got {labels.dtype}")
-        if labels.size and (labels.min() < 0 or labels.max() >= self.num_classes):
-            raise ValueError(
-                f"{name}.generate: labels must be in [0, {self.num_classes - 1}], got "
-                f"values from {labels.min()} to {labels.max()}"
-            )
-        return labels.astype(np.int32)
 
 
 def _with_loss_scaling(optimizer):
@@ -542,8 +444,3 @@ def _with_loss_scaling(optimizer):
         return optimizer
     return keras.optimizers.LossScaleOptimizer(optimizer, name=f"{optimizer.name}_scaled")
 
-
-def _positive_int(value, what):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{what} must be a positive int, got {value!r}")
-    return int(value)

@@ -23,6 +23,7 @@ import tensorflow as tf
 from keras import layers, ops
 
 from keras_segen.generation.adversarial import AdversarialModel
+from keras_segen.generation.base import positive_int
 from keras_segen.losses.adversarial import discriminator_loss, generator_loss
 from keras_segen.registry import register_architecture
 
@@ -258,6 +259,7 @@ class Pix2Pix(AdversarialModel):
         integer class-id masks ``(N, H, W)`` (one-hot encoded here). Deterministic
         (dropout is off at inference).
         """
+        batch_size = positive_int(batch_size, "batch_size")
         conditions = np.asarray(conditions)
         if conditions.dtype.kind in "iu":
             if conditions.ndim != 3:

@@ -2,19 +2,21 @@
 
 ``VAE`` wraps a convolutional encoder (images -> ``z_mean``, ``z_log_var``) and decoder
 (``z`` -> pixel logits) and overrides ``train_step``/``test_step`` to minimise
-reconstruction + beta * KL. The conditional variant lives in ``cvae.py`` and reuses
-everything here through three small hooks (``_encoder_inputs``, ``_decoder_inputs``,
-``_prepare_labels``).
+reconstruction + beta * KL. Sampling (``generate``, ``sample_latents`` and their seed),
+label checks, replica scaling and the compile config come from ``GenerativeModel``
+(base.py). The conditional variant lives in ``cvae.py`` and reuses everything here
+through two small hooks (``encoder_inputs``, ``decoder_inputs``) and the base's
+``num_classes``/``prepare_labels``.
 
 Data are images in [0, 1]; a batch is ``images`` or ``(images, labels)``.
 """
 import numbers
 
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
+from keras_segen.generation.base import GenerativeModel
 from keras_segen.layers.sampling import Sampling
 from keras_segen.registry import register_architecture
 
@@ -160,7 +162,7 @@ def build_decoder(
 
 # -------------------------------------------------------------------------- model
 @keras.saving.register_keras_serializable(package="keras_segen")
-class VAE(keras.Model):
+class VAE(GenerativeModel):
     """Variational autoencoder with its own ``train_step``/``test_step``.
 
     Args:
@@ -175,9 +177,9 @@ class VAE(keras.Model):
     ``kl_loss``; under a ``tf.distribute`` strategy they are global-batch values.
     """
 
-    num_classes = 0
     # The model kind (keras_segen.kinds) that trains, evaluates and serves this class.
     KIND = "variational"
+    COMPILE_OBJECTS = ("optimizer",)
 
     def __init__(
         self, encoder, decoder, *, beta=1.0, reconstruction="bce", seed=None, **kwargs
@@ -208,17 +210,10 @@ class VAE(keras.Model):
         self.built = True
 
     # ------------------------------------------------------------- conditioning hooks
-    def _prepare_labels(self, labels, batch_size, where):
-        if labels is not None:
-            raise ValueError(
-                f"{where}: {type(self).__name__} is unconditional, got labels"
-            )
-        return None
-
-    def _encoder_inputs(self, images, labels):
+    def encoder_inputs(self, images, labels):
         return images
 
-    def _decoder_inputs(self, z, labels):
+    def decoder_inputs(self, z, labels):
         return z
 
     # ---------------------------------------------------------------- public methods
@@ -232,9 +227,9 @@ class VAE(keras.Model):
     def encode(self, images, labels=None, training=False):
         """Images in [0, 1] -> ``(z_mean, z_log_var)``, float32, shape (N, latent)."""
         images = self._prepare_images(images, "encode")
-        labels = self._prepare_labels(labels, images.shape[0], "encode")
+        labels = self.prepare_labels(labels, images.shape[0], "encode")
         z_mean, z_log_var = self.encoder(
-            self._encoder_inputs(images, labels), training=training
+            self.encoder_inputs(images, labels), training=training
         )
         return ops.cast(z_mean, "float32"), ops.cast(z_log_var, "float32")
 
@@ -245,8 +240,8 @@ class VAE(keras.Model):
             raise ValueError(
                 f"decode: expected z of shape (None, {self.latent_dim}), got {tuple(z.shape)}"
             )
-        labels = self._prepare_labels(labels, z.shape[0], "decode")
-        logits = self.decoder(self._decoder_inputs(z, labels), training=training)
+        labels = self.prepare_labels(labels, z.shape[0], "decode")
+        logits = self.decoder(self.decoder_inputs(z, labels), training=training)
         return ops.cast(logits, "float32")
 
     def decode(self, z, labels=None):
@@ -262,37 +257,8 @@ class VAE(keras.Model):
         images, labels = self._unpack(inputs)
         return self.reconstruct(images, labels)
 
-    def sample_latents(self, num_images, seed):
-        """``num_images`` standard-normal latent codes, a pure function of ``seed``."""
-        if not isinstance(seed, numbers.Integral):
-            raise TypeError(f"seed must be an int, got {seed!r}")
-        return tf.random.stateless_normal(
-            (int(num_images), self.latent_dim), seed=[int(seed), 0], dtype=tf.float32
-        )
-
-    def _generation_labels(self, num_images, labels):
-        if labels is not None:
-            raise ValueError(f"{type(self).__name__} is unconditional; labels must be None")
-        return None
-
-    def generate(self, num_images, *, seed, labels=None, batch_size=256):
-        """Decode ``num_images`` prior samples into float32 images in [0, 1].
-
-        The same ``seed`` always gives the same images (stateless RNG keyed by seed;
-        independent of ``batch_size``).
-        """
-        if not isinstance(num_images, numbers.Integral) or num_images < 1:
-            raise ValueError(f"num_images must be a positive int, got {num_images!r}")
-        if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        z = self.sample_latents(num_images, seed)
-        labels = self._generation_labels(num_images, labels)
-        chunks = []
-        for start in range(0, num_images, batch_size):
-            stop = start + batch_size
-            chunk_labels = None if labels is None else labels[start:stop]
-            chunks.append(ops.convert_to_numpy(self.decode(z[start:stop], chunk_labels)))
-        return np.concatenate(chunks).astype(np.float32)
+    def generate_batch(self, z, labels):
+        return ops.convert_to_numpy(self.decode(z, labels))
 
     # -------------------------------------------------------------------- training
     def _unpack(self, data):
@@ -310,12 +276,12 @@ class VAE(keras.Model):
         Under a distribution strategy these are means over this replica's batch.
         """
         images = self._prepare_images(images, f"{self.name}.train_step")
-        labels = self._prepare_labels(labels, images.shape[0], f"{self.name}.train_step")
+        labels = self.prepare_labels(labels, images.shape[0], f"{self.name}.train_step")
         z_mean, z_log_var = self.encoder(
-            self._encoder_inputs(images, labels), training=training
+            self.encoder_inputs(images, labels), training=training
         )
         z = self.sampler([z_mean, z_log_var])
-        logits = self.decoder(self._decoder_inputs(z, labels), training=training)
+        logits = self.decoder(self.decoder_inputs(z, labels), training=training)
         reconstruction = ops.mean(
             reconstruction_error(images, logits, self.reconstruction)
         )
@@ -339,8 +305,7 @@ class VAE(keras.Model):
         with tf.GradientTape() as tape:
             total, reconstruction, kl = self.loss_terms(images, labels, training=True)
             # The optimizer sums gradients over replicas: scale to get their mean.
-            num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
-            scaled = self.optimizer.scale_loss(total / num_replicas)
+            scaled = self.optimizer.scale_loss(self.scale_for_distribution(total))
         gradients = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
         return self._update_trackers(images, total, reconstruction, kl)
@@ -370,18 +335,10 @@ class VAE(keras.Model):
             raise ValueError(f"{type(self).__name__} computes its own loss; do not pass loss=")
         with self.distribute_strategy.scope():
             super().compile(optimizer=optimizer, **kwargs)
-            self.optimizer.build(self.trainable_variables)
+        self.build_optimizers({"optimizer": (self.optimizer, self.trainable_variables)})
 
-    def get_compile_config(self):
-        if not self.compiled:
-            return {}
-        return {"optimizer": keras.saving.serialize_keras_object(self.optimizer)}
-
-    def compile_from_config(self, config):
-        if config:
-            self.compile(
-                optimizer=keras.saving.deserialize_keras_object(config["optimizer"])
-            )
+    def compile_arguments(self):
+        return {"optimizer": self.optimizer}
 
     def get_config(self):
         return {

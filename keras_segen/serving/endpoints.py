@@ -4,7 +4,8 @@ An ``Endpoint`` is one TF Serving signature: a Python function whose parameter n
 are the signature's input names and which returns ``{output name: tensor}``, the
 ``tf.TensorSpec``s of its inputs, and a small example request (used for the warmup
 records and by the tests). ``endpoints_for(model)`` picks the endpoints of a model by
-its kind; the kinds live in ``segmentation.py`` and ``generation.py``.
+its kind (``keras_segen.kinds``), whose endpoints live in ``segmentation.py`` and
+``generation.py``.
 """
 import dataclasses
 from typing import Callable
@@ -36,39 +37,18 @@ class Endpoint:
 
 
 def serving_kind(model) -> str:
-    """``"segmentation"``, ``"gan"``, ``"vae"`` or ``"pix2pix"``; TypeError otherwise."""
-    generative = ("translate", "reconstruct", "generate")
-    if any(callable(getattr(model, method, None)) for method in generative):
-        from keras_segen.evaluation.generation import model_kind
+    """The name of ``model``'s kind (``keras_segen.kinds.kind_of``); TypeError for a
+    model of no known kind."""
+    from keras_segen.kinds import kind_of
 
-        return model_kind(model)
-    inputs, outputs = getattr(model, "inputs", None), getattr(model, "outputs", None)
-    if inputs and outputs and len(inputs) == 1 and len(outputs) == 1:
-        if len(inputs[0].shape) == 4 and len(outputs[0].shape) == 4:
-            return "segmentation"
-    raise TypeError(
-        f"cannot export {getattr(model, 'name', type(model).__name__)!r}: it is neither a "
-        "segmentation model (one image input [N,H,W,C] -> logits [N,H,W,classes]) nor a "
-        "generative model with translate() (pix2pix), encode()/reconstruct() (VAE) or "
-        "generate() (GAN)"
-    )
+    return kind_of(model).name
 
 
 def endpoints_for(model) -> list:
-    """The endpoints of ``model``; the first one is also served as ``serving_default``."""
-    kind = serving_kind(model)
-    if kind == "segmentation":
-        from keras_segen.serving.segmentation import segmentation_endpoints
+    """The endpoints of ``model`` (its kind's); the first is also ``serving_default``."""
+    from keras_segen.kinds import kind_of
 
-        return segmentation_endpoints(model)
-    from keras_segen.serving import generation
-
-    builders = {
-        "gan": generation.gan_endpoints,
-        "vae": generation.vae_endpoints,
-        "pix2pix": generation.pix2pix_endpoints,
-    }
-    return builders[kind](model)
+    return kind_of(model).endpoints(model)
 
 
 def signature_names(endpoints) -> list:
@@ -102,18 +82,6 @@ def unit_to_uint8(images):
 def tanh_to_uint8(images):
     """Generator output in [-1, 1] -> uint8, as ``generate()`` maps it to [0, 1]."""
     return unit_to_uint8((tf.cast(images, tf.float32) + 1.0) / 2.0)
-
-
-def keras_seed(seed):
-    """An int scalar -> the ``[2]`` int32 seed ``keras.random.normal(seed=int)`` uses, so
-    a GAN's ``sample(seed=s)`` draws the latents ``model.generate(n, seed=s)`` draws."""
-    pair = tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
-    return tf.cast(tf.math.floormod(pair, tf.int32.max - 1), tf.int32)
-
-
-def plain_seed(seed):
-    """An int scalar -> ``[seed, 0]`` (int64), the seed of ``VAE.sample_latents``."""
-    return tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
 
 
 def check_sample_batch(batch_size):

@@ -7,7 +7,8 @@ their ``generate()``/``decode()``/``translate()`` map them to [0, 1], then round
   ``serving_default``: ``z`` float32 ``[N, latent_dim]`` (+ ``labels`` int32 ``[N]``)
   -> ``images``; ``sample``: ``batch_size`` int32, ``seed`` int64 scalars -> ``images``
   (+ ``labels``: classes in turn 0, 1, ..., as ``generate(labels=None)``), the same
-  images as ``model.generate(batch_size, seed=seed)``.
+  images as ``model.generate(batch_size, seed=seed)``: every family draws its latents
+  with ``keras_segen.generation.base.sampling_seed(seed)``.
 * VAE/CVAE: ``reconstruct`` (= ``serving_default``): ``images`` uint8 (+ ``labels``)
   -> ``images``; ``encode``: ``images`` (+ ``labels``) -> ``mean``, ``log_var``;
   ``decode``: ``z`` (+ ``labels``) -> ``images``; ``sample`` as for GANs.
@@ -23,14 +24,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_segen.generation.base import sampling_seed
 from keras_segen.serving.endpoints import (
     Endpoint,
     check_labels,
     check_sample_batch,
     scalar_example,
     spec,
-    keras_seed,
-    plain_seed,
     tanh_to_uint8,
     uint8_to_unit,
     unit_to_uint8,
@@ -45,12 +45,13 @@ def _sample_example():
     return {"batch_size": scalar_example(2, np.int32), "seed": scalar_example(0, np.int64)}
 
 
-def _prior(batch_size, seed, latent_dim, num_classes, seed_pair):
-    """``(z, labels)`` for ``sample``: normal latents drawn with ``seed_pair(seed)`` (the
-    model's own ``generate()`` seeding), classes in turn 0, 1, ..."""
+def _prior(batch_size, seed, latent_dim, num_classes):
+    """``(z, labels)`` for ``sample``: what ``GenerativeModel.sample_latents`` and
+    ``labels_to_generate(None, n)`` give (normal latents seeded by ``sampling_seed``,
+    classes in turn 0, 1, ...)."""
     batch_size = check_sample_batch(batch_size)
     z = tf.random.stateless_normal(
-        tf.stack([batch_size, latent_dim]), seed=seed_pair(seed), dtype=tf.float32
+        tf.stack([batch_size, latent_dim]), seed=sampling_seed(seed), dtype=tf.float32
     )
     labels = tf.range(batch_size, dtype=tf.int32) % num_classes if num_classes else None
     return z, labels
@@ -79,7 +80,7 @@ def gan_endpoints(model):
             return {"images": generate(z, labels)}
 
         def sample(batch_size, seed):
-            z, labels = _prior(batch_size, seed, latent_dim, num_classes, keras_seed)
+            z, labels = _prior(batch_size, seed, latent_dim, num_classes)
             return {"images": generate(z, labels), "labels": labels}
 
         default = Endpoint(
@@ -94,7 +95,7 @@ def gan_endpoints(model):
             return {"images": generate(z)}
 
         def sample(batch_size, seed):
-            z, _ = _prior(batch_size, seed, latent_dim, 0, keras_seed)
+            z, _ = _prior(batch_size, seed, latent_dim, 0)
             return {"images": generate(z)}
 
         default = Endpoint("serving_default", serving_default, (z_spec,), {"z": z_example})
@@ -108,7 +109,7 @@ def vae_endpoints(model):
     images = {"images": np.full((2, *model.image_shape), 128, np.uint8)}
     z = {"z": np.zeros((2, latent_dim), np.float32)}
 
-    # The model's own label checks (CVAE._prepare_labels) run inside encode/decode.
+    # The model's own label checks (prepare_labels) run inside encode/decode.
     def encode_outputs(images, labels=None):
         mean, log_var = model.encode(uint8_to_unit(images), labels)
         return {"mean": mean, "log_var": log_var}
@@ -120,7 +121,7 @@ def vae_endpoints(model):
         return {"images": unit_to_uint8(model.reconstruct(uint8_to_unit(images), labels))}
 
     def sample(batch_size, seed):
-        z, labels = _prior(batch_size, seed, latent_dim, num_classes, plain_seed)
+        z, labels = _prior(batch_size, seed, latent_dim, num_classes)
         outputs = decode_outputs(z, labels)
         if num_classes:
             outputs["labels"] = labels
