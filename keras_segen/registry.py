@@ -9,6 +9,7 @@ serve it. Users register their own builders with the same decorator
 import dataclasses
 import difflib
 import importlib
+import pkgutil
 from typing import Callable
 
 TASKS = ("segmentation", "generation", "classification")
@@ -59,6 +60,17 @@ def register_architecture(name: str, *, task: str, kind: str | None = None,
     return decorator
 
 
+def import_submodules(package_name: str) -> list[str]:
+    """Import every module of package ``package_name`` (their decorators register their
+    builders), so that a new architecture is one new file and nothing else."""
+    package = importlib.import_module(package_name)
+    names = sorted(info.name for info in pkgutil.iter_modules(package.__path__)
+                   if not info.name.startswith("_"))
+    for name in names:
+        importlib.import_module(f"{package_name}.{name}")
+    return names
+
+
 def _ensure_loaded():
     for package in _BUILDER_PACKAGES:
         importlib.import_module(package)
@@ -79,6 +91,15 @@ def get_architecture(name: str) -> Architecture:
 def build(arch: str, **kwargs):
     """Build architecture ``arch`` with builder keyword arguments ``kwargs``."""
     return get_architecture(arch).builder(**kwargs)
+
+
+def build_without_pretrained(arch: str, kwargs: dict):
+    """``build(arch, **kwargs)`` with the builder's ``WITHOUT_PRETRAINED`` kwargs applied:
+    the same layers, no pretrained weights fetched or read (so "the architecture only"
+    needs no weights package). A builder whose kwargs fetch weights declares them, e.g.
+    ``fcn8s.WITHOUT_PRETRAINED = {"load_pretrained": False}``."""
+    builder = get_architecture(arch).builder
+    return builder(**{**kwargs, **getattr(builder, "WITHOUT_PRETRAINED", {})})
 
 
 def list_architectures(task: str | None = None) -> list[str]:

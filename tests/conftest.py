@@ -61,6 +61,16 @@ def random_fashion_mnist(tmp_path, monkeypatch):
     return make
 
 
+@pytest.fixture(scope="session")
+def architecture_exports(tmp_path_factory):
+    """Every architecture of tests/architecture_harness.py exported once per session
+    (``get(case_or_arch) -> (model, path)``), shared by its export aspect and
+    tests/serving/."""
+    from architecture_harness import ExportCache
+
+    return ExportCache(tmp_path_factory.mktemp("architecture_exports"))
+
+
 @pytest.fixture(autouse=True)
 def _separate_collective_keys():
     """Give every test's MirroredStrategy its own collective-key range.

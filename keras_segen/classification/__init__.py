@@ -1,2 +1,5 @@
-"""Classifiers the zoo ships for its own metrics (FID/KID/IS feature extractors)."""
-from keras_segen.classification import feature_classifier  # noqa: F401
+"""Classifiers the zoo ships for its own metrics (FID/KID/IS feature extractors);
+importing this package registers their builders."""
+from keras_segen.registry import import_submodules
+
+import_submodules(__name__)

@@ -1,9 +1,5 @@
-"""Generative architectures; importing this module registers their builders."""
-from keras_segen.generation import (  # noqa: F401
-    cgan,
-    cvae,
-    dcgan,
-    pix2pix,
-    vae,
-    wgan_gp,
-)
+"""Generative architectures; importing this package registers their builders (every
+module in it is imported)."""
+from keras_segen.registry import import_submodules
+
+import_submodules(__name__)

@@ -1,2 +1,5 @@
-"""Segmentation architectures; importing this module registers their builders."""
-from keras_segen.segmentation import deeplab, fcn, pixel_baseline, unet  # noqa: F401
+"""Segmentation architectures; importing this package registers their builders (every
+module in it is imported)."""
+from keras_segen.registry import import_submodules
+
+import_submodules(__name__)

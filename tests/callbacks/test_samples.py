@@ -90,6 +90,8 @@ def test_pix2pix_triplets(tmp_path):
     np.testing.assert_array_equal(grid[2, 2], [0, 0, 255])  # ocean half of the mask
     np.testing.assert_array_equal(grid[2, 17], [0, 255, 0])  # land half
     output = np.round(model.translate(conditions[:1])[0] * 255).astype(np.uint8)
-    np.testing.assert_array_equal(grid[2:18, 38:54], output)
+    # A batch of 1 here, of 2 in the callback: oneDNN may round the floats 1 ulp apart,
+    # which moves a value sitting near .5 to the next uint8 step.
+    np.testing.assert_allclose(grid[2:18, 38:54].astype(int), output.astype(int), rtol=0, atol=1)
     with pytest.raises(ValueError, match="one length"):
         Pix2PixTriplets(conditions, targets[:1], tmp_path)

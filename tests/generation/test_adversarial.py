@@ -1,7 +1,6 @@
 """Behaviour shared by every latent GAN (dcgan, wgan_gp, cgan) via the AdversarialModel base:
-player-separated updates, save/load with optimizer state, MirroredStrategy, bf16, sampling."""
-
-import itertools
+player-separated updates, trackers, sampling, input checks. Save/load with both optimizers,
+MirroredStrategy and bf16 run for every architecture in tests/test_architectures.py."""
 
 import numpy as np
 import pytest
@@ -27,27 +26,6 @@ def batch(model, n=BATCH, seed=0):
     if model.num_classes:
         return images, (np.arange(n) % model.num_classes).astype("int32")
     return (images,)
-
-
-_strategies_made = itertools.count(1)
-
-
-def two_cpu_strategy():
-    """A MirroredStrategy over the two logical CPUs with its own collective key range.
-
-    Every MirroredStrategy starts its collective group/instance keys at the same value,
-    and TF caches a collective's shape per key for the whole process, so a second
-    strategy in one process running a different graph can fail with "Shape mismatch in
-    the collective instance". ``_collective_key_base`` (meant for tests) separates them;
-    it is restored so strategies made elsewhere keep their usual keys.
-    """
-    cls = tf.distribute.MirroredStrategy
-    default = cls._collective_key_base
-    cls._collective_key_base = 1_000_000 + 10_000 * next(_strategies_made)
-    try:
-        return cls(["/cpu:0", "/cpu:1"])
-    finally:
-        cls._collective_key_base = default
 
 
 def snapshot(model):
@@ -118,104 +96,14 @@ def test_fit_logs_trackers_and_counts_critic_steps(arch):
 
 
 @pytest.mark.parametrize("arch", ARCHS)
-def test_save_load_keeps_both_optimizers_and_continues(arch, tmp_path):
-    model = build(arch)
-    model.compile(  # eager: this test is about state, and tracing costs seconds
-        g_optimizer=keras.optimizers.Adam(1e-3),
-        d_optimizer=keras.optimizers.RMSprop(1e-3),
-        run_eagerly=True,
-    )
-    data = batch(model, 2 * BATCH)
-    model.fit(*data, batch_size=BATCH, epochs=1, verbose=0)
-    path = tmp_path / "model.keras"
-    model.save(path)
-
-    loaded = keras.saving.load_model(path)
-    assert type(loaded) is type(model)
-    assert (loaded.latent_dim, loaded.image_shape, loaded.num_classes) == (
-        model.latent_dim,
-        model.image_shape,
-        model.num_classes,
-    )
-    assert isinstance(loaded.g_optimizer, keras.optimizers.Adam)
-    assert isinstance(loaded.d_optimizer, keras.optimizers.RMSprop)
-    for name in ("g_optimizer", "d_optimizer"):
-        original, restored = getattr(model, name), getattr(loaded, name)
-        assert int(restored.iterations) == int(original.iterations) > 0
-        assert len(restored.variables) == len(original.variables)
-        for a, b in zip(original.variables, restored.variables):
-            np.testing.assert_array_equal(a.numpy(), b.numpy())
-        # A slot variable with non-zero state really came back.
-        assert any(np.any(v.numpy() != 0) for v in restored.variables[2:])
-    for a, b in zip(model.weights, loaded.weights):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
-    np.testing.assert_array_equal(loaded.generate(3, seed=5), model.generate(3, seed=5))
-
-    iterations = int(loaded.g_optimizer.iterations)
-    history = loaded.fit(*data, batch_size=BATCH, epochs=1, verbose=0)
-    assert np.isfinite(history.history["d_loss"][0])
-    assert int(loaded.g_optimizer.iterations) == iterations + 2
-
-
-@pytest.mark.parametrize("arch", ARCHS)
-def test_mirrored_strategy_reports_global_losses(arch):
-    """Two replicas on the same data, seed and weights log what one device logs."""
-    # SGD: Adam's first steps are about +-lr for any gradient, so a near-zero gradient
-    # whose sign depends on a CPU's float summation order would move a weight a full step.
-    def sgd_players():
-        return {"g_optimizer": keras.optimizers.SGD(0.01),
-                "d_optimizer": keras.optimizers.SGD(0.01)}
-
-    single = build(arch, seed=7)
-    single.compile(run_eagerly=True, **sgd_players())  # eager and graph steps agree too
-    with two_cpu_strategy().scope():
-        mirrored = build(arch, seed=7)
-        mirrored.build()
-        mirrored.compile(**sgd_players())
-    mirrored.generator.set_weights(single.generator.get_weights())
-    mirrored.discriminator.set_weights(single.discriminator.get_weights())
-
-    data = batch(single, BATCH, seed=3)
-    logs_single = single.fit(*data, batch_size=BATCH, shuffle=False, verbose=0).history
-    logs_mirrored = mirrored.fit(*data, batch_size=BATCH, shuffle=False, verbose=0).history
-    for name, value in logs_single.items():
-        np.testing.assert_allclose(
-            logs_mirrored[name][0], value[0], rtol=1e-4, atol=1e-5, err_msg=name
-        )
-    # Summed per-replica gradients == the one-device gradient: same weights after.
-    for a, b in zip(single.generator.weights, mirrored.generator.weights):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-3, atol=1e-5)
-    for a, b in zip(
-        single.discriminator.trainable_weights, mirrored.discriminator.trainable_weights
-    ):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-3, atol=1e-5)
-
-
-@pytest.mark.parametrize("arch", ARCHS)
-def test_mixed_bfloat16_trains_with_float32_outputs(arch):
-    previous = keras.config.dtype_policy()
-    try:
-        keras.config.set_dtype_policy("mixed_bfloat16")
-        model = build(arch)
-        model.compile(run_eagerly=True)
-        history = model.fit(*batch(model), batch_size=BATCH, verbose=0).history
-        assert all(np.isfinite(v[0]) for v in history.values())
-        z = np.zeros((2, 8), "float32")
-        images = model([z, np.array([0, 1])]) if model.num_classes else model(z)
-        assert images.dtype == "float32"
-        assert model.generator.layers[1].compute_dtype == "bfloat16"
-        assert model.generate(2, seed=0).dtype == np.float32
-    finally:
-        keras.config.set_dtype_policy(previous)
-
-
-@pytest.mark.parametrize("arch", ARCHS)
 def test_generate_is_deterministic_per_seed(arch):
     model = build(arch)
     first = model.generate(6, seed=11, batch_size=4)
     assert first.shape == (6, *IMAGE_SHAPE) and first.dtype == np.float32
     assert 0.0 <= first.min() and first.max() <= 1.0
-    np.testing.assert_array_equal(model.generate(6, seed=11), first)  # any batch size
+    np.testing.assert_array_equal(model.generate(6, seed=11, batch_size=4), first)
+    # Another batch size: the same latents, but oneDNN may round 1 ulp differently.
+    np.testing.assert_allclose(model.generate(6, seed=11), first, rtol=0, atol=1e-5)
     assert not np.allclose(model.generate(6, seed=12), first)
     # Sampling doesn't consume the training RNG.
     state = model.seed_generator.state.numpy().copy()

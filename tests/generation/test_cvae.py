@@ -1,4 +1,5 @@
-"""CVAE: label conditioning and checks, updates, save/load, MirroredStrategy, bf16, sampling."""
+"""CVAE: label conditioning and checks, updates, sampling. Save/load, MirroredStrategy and
+bf16 run for every architecture in tests/test_architectures.py."""
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -12,14 +13,6 @@ TINY = dict(
     image_shape=SHAPE, latent_dim=4, num_classes=3, base_filters=8, hidden_units=16, seed=0
 )
 LABELS = np.array([0, 1, 2, 1])
-
-
-def two_cpu_strategy():
-    """MirroredStrategy over the two logical CPUs, with its own collective key range:
-    strategies in one process otherwise share keys, and TF's per-key shape cache makes
-    a second strategy fail with "Shape mismatch in the collective instance"."""
-    tf.distribute.MirroredStrategy._collective_key_base += 10_000
-    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 
 
 def tiny_cvae(**overrides):
@@ -56,9 +49,9 @@ def test_labels_required_and_range_checked():
     model, x = tiny_cvae(), images()
     with pytest.raises(ValueError, match="conditional; pass labels"):
         model.encode(x)
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"labels must be < num_classes=3"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"got a label >= num_classes=3"):
         model.reconstruct(x, np.array([0, 1, 2, 3]))
-    with pytest.raises(tf.errors.InvalidArgumentError, match="labels must be >= 0"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"in \[0, 2\]; got a negative label"):
         model.decode(np.zeros((4, 4), "float32"), np.array([0, -1, 2, 1]))
     with pytest.raises(ValueError, match=r"3 labels for a batch of 4"):
         model.encode(x, LABELS[:3])
@@ -79,67 +72,19 @@ def test_one_train_step_moves_every_weight():
         assert not np.allclose(variable.numpy(), old), variable.path
 
 
-def test_save_load_continue_fit_keeps_optimizer_state(tmp_path):
-    model, x = tiny_cvae(), images(8)
-    labels = np.arange(8) % 3
-    model.compile(keras.optimizers.Adam(1e-3))
-    model.fit(x, labels, batch_size=4, verbose=0)
-    path = tmp_path / "cvae.keras"
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    assert isinstance(loaded, CVAE) and loaded.num_classes == 3
-    assert int(loaded.optimizer.iterations) == 2
-    for a, b in zip(model.optimizer.variables, loaded.optimizer.variables):
-        np.testing.assert_allclose(a.numpy(), b.numpy())
-    np.testing.assert_allclose(
-        loaded.reconstruct(x, labels), model.reconstruct(x, labels), atol=1e-6
-    )
-    loaded.fit(x, labels, batch_size=4, verbose=0)
-    assert int(loaded.optimizer.iterations) == 4
-
-
-def test_mirrored_strategy_logs_global_loss():
-    x = images(4)
-    reference = tiny_cvae()
-    head = reference.encoder.get_layer("z_log_var")  # z == z_mean: deterministic loss
-    head.set_weights([np.zeros_like(w) for w in head.get_weights()])
-    head.bias.assign(np.full((4,), -40.0, "float32"))
-    reference.compile(keras.optimizers.SGD(1e-3))
-    strategy = two_cpu_strategy()
-    with strategy.scope():
-        mirrored = tiny_cvae()
-        mirrored.set_weights(reference.get_weights())
-        mirrored.compile(keras.optimizers.SGD(1e-3))
-    expected = reference.fit(x, LABELS, batch_size=4, verbose=0, shuffle=False).history
-    got = mirrored.fit(x, LABELS, batch_size=4, verbose=0, shuffle=False).history
-    for key in ("loss", "reconstruction_loss", "kl_loss"):
-        np.testing.assert_allclose(got[key], expected[key], rtol=1e-4, atol=1e-6)
-
-
-def test_mixed_bfloat16_trains():
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("mixed_bfloat16")
-    try:
-        model, x = tiny_cvae(), images()
-        model.compile(keras.optimizers.Adam(1e-3))
-        logs = model.fit(x, LABELS, batch_size=4, verbose=0).history
-    finally:
-        keras.config.set_dtype_policy(previous)
-    assert np.isfinite(logs["loss"][0])
-    assert model.reconstruct(x, LABELS).dtype == "float32"
-
-
 def test_generate_is_deterministic_and_label_aware():
     model = tiny_cvae()
     a = model.generate(6, seed=3)
     assert a.shape == (6,) + SHAPE and a.dtype == np.float32
-    np.testing.assert_array_equal(a, model.generate(6, seed=3, batch_size=4))
+    np.testing.assert_array_equal(a, model.generate(6, seed=3))
+    # Another batch size: the same latents, but oneDNN may round 1 ulp differently.
+    np.testing.assert_allclose(a, model.generate(6, seed=3, batch_size=4), rtol=0, atol=1e-5)
     # Default labels cycle through the classes: same as asking for them explicitly.
     np.testing.assert_array_equal(a, model.generate(6, seed=3, labels=[0, 1, 2, 0, 1, 2]))
     only_twos = model.generate(6, seed=3, labels=2)
     np.testing.assert_array_equal(only_twos[2], a[2])
     assert not np.allclose(only_twos[0], a[0])
-    with pytest.raises(ValueError, match=r"labels must be in \[0, 3\)"):
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 2\], got values from 0 to 3"):
         model.generate(2, seed=0, labels=[0, 3])
     with pytest.raises(ValueError, match="num_classes must be an int >= 2"):
         tiny_cvae(num_classes=1)

@@ -1,23 +1,14 @@
-"""pix2pix: shapes, player-separated steps, trackers, save/load, MirroredStrategy, bf16,
-bad input."""
+"""pix2pix: shapes, player-separated steps, trackers, bad input. Save/load,
+MirroredStrategy and bf16 run for every architecture in tests/test_architectures.py."""
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import keras
 import keras_segen
 from keras_segen.generation.pix2pix import Pix2Pix
 
 SIZE = 32
 TINY = dict(image_shape=(SIZE, SIZE, 3), base_filters=8, depth=3, seed=0)
-
-
-def two_cpu_strategy():
-    """MirroredStrategy over the two logical CPUs, with its own collective key range:
-    strategies in one process otherwise share keys, and TF's per-key shape cache makes
-    a second strategy fail with "Shape mismatch in the collective instance"."""
-    tf.distribute.MirroredStrategy._collective_key_base += 10_000
-    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 
 
 def tiny_pix2pix(**overrides):
@@ -92,63 +83,6 @@ def test_fit_logs_all_trackers_consistently():
     assert 0.3 < history["g_l1"][0] < 0.7
     logs = model.evaluate(conditions, targets, batch_size=4, return_dict=True, verbose=0)
     np.testing.assert_allclose(logs["g_loss"], logs["g_adv"] + 10.0 * logs["g_l1"], rtol=1e-5)
-
-
-def test_save_load_continue_fit_keeps_both_optimizers(tmp_path):
-    model = tiny_pix2pix()
-    model.compile()
-    conditions, targets = pairs()
-    model.fit(conditions, targets, batch_size=2, verbose=0)
-    path = tmp_path / "pix2pix.keras"
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    assert isinstance(loaded, Pix2Pix) and loaded.l1_weight == 100.0
-    for player in ("g_optimizer", "d_optimizer"):
-        original, restored = getattr(model, player), getattr(loaded, player)
-        assert int(restored.iterations) == 2
-        for a, b in zip(original.variables, restored.variables):
-            np.testing.assert_allclose(a.numpy(), b.numpy())
-    np.testing.assert_allclose(
-        loaded.translate(conditions), model.translate(conditions), atol=1e-6
-    )
-    loaded.fit(conditions, targets, batch_size=2, verbose=0)
-    assert int(loaded.g_optimizer.iterations) == 4 == int(loaded.d_optimizer.iterations)
-
-
-def test_mirrored_strategy_logs_global_losses():
-    conditions, targets = pairs()
-    # No dropout: the step is deterministic, so both runs must log the same numbers.
-    reference = tiny_pix2pix(dropout=0.0)
-    reference.compile(keras.optimizers.SGD(1e-2), keras.optimizers.SGD(1e-2))
-    strategy = two_cpu_strategy()
-    with strategy.scope():
-        mirrored = tiny_pix2pix(dropout=0.0)
-        mirrored.set_weights(reference.get_weights())
-        mirrored.compile(keras.optimizers.SGD(1e-2), keras.optimizers.SGD(1e-2))
-    expected = reference.fit(conditions, targets, batch_size=4, verbose=0, shuffle=False)
-    got = mirrored.fit(conditions, targets, batch_size=4, verbose=0, shuffle=False)
-    for key in ("g_loss", "g_adv", "g_l1", "d_loss"):
-        np.testing.assert_allclose(
-            got.history[key], expected.history[key], rtol=1e-4, atol=1e-6, err_msg=key
-        )
-    for a, b in zip(mirrored.get_weights(), reference.get_weights()):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
-
-
-def test_mixed_bfloat16_trains_with_float32_outputs():
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("mixed_bfloat16")
-    try:
-        model = tiny_pix2pix()
-        model.compile()
-        conditions, targets = pairs()
-        history = model.fit(conditions, targets, batch_size=4, verbose=0).history
-    finally:
-        keras.config.set_dtype_policy(previous)
-    assert all(np.isfinite(v[0]) for v in history.values())
-    assert model.generator.get_layer("down0_conv").compute_dtype == "bfloat16"
-    assert model(conditions).dtype == "float32"
-    assert model.translate(conditions).dtype == np.float32
 
 
 def test_bad_inputs_raise_clear_errors():

@@ -1,23 +1,17 @@
-"""VAE: shapes, loss terms vs numpy, updates, save/load, MirroredStrategy, bf16, sampling."""
+"""VAE: shapes, loss terms vs numpy, updates, the sampling layer, sampling. Save/load,
+MirroredStrategy and bf16 run for every architecture in tests/test_architectures.py."""
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import keras
 import keras_segen
+from architecture_harness import two_cpu_strategy
 from keras_segen.generation.vae import VAE, kl_divergence, reconstruction_error
 from keras_segen.layers.sampling import Sampling
 
 SHAPE = (16, 16, 1)
 TINY = dict(image_shape=SHAPE, latent_dim=4, base_filters=8, hidden_units=16, seed=0)
-
-
-def two_cpu_strategy():
-    """MirroredStrategy over the two logical CPUs, with its own collective key range:
-    strategies in one process otherwise share keys, and TF's per-key shape cache makes
-    a second strategy fail with "Shape mismatch in the collective instance"."""
-    tf.distribute.MirroredStrategy._collective_key_base += 10_000
-    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 
 
 def tiny_vae(**overrides):
@@ -129,63 +123,14 @@ def test_sampling_layer_under_mirrored_strategy_matches_one_device():
     np.testing.assert_allclose(got, expected, rtol=1e-6)
 
 
-def test_save_load_continue_fit_keeps_optimizer_state(tmp_path):
-    model, x = tiny_vae(), images(8)
-    model.compile(keras.optimizers.Adam(1e-3))
-    model.fit(x, batch_size=4, epochs=1, verbose=0)
-    path = tmp_path / "vae.keras"
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    assert isinstance(loaded, VAE) and loaded.beta == model.beta
-    assert int(loaded.optimizer.iterations) == 2
-    for a, b in zip(model.optimizer.variables, loaded.optimizer.variables):
-        np.testing.assert_allclose(a.numpy(), b.numpy())
-    np.testing.assert_allclose(loaded.reconstruct(x), model.reconstruct(x), atol=1e-6)
-    loaded.fit(x, batch_size=4, epochs=1, verbose=0)
-    assert int(loaded.optimizer.iterations) == 4
-
-
-def test_mirrored_strategy_logs_global_loss_and_averages_gradients():
-    # Same weights and seed state: the sampling layer draws the same noise on 2
-    # replicas as on one device, so logs and updated weights must match.
-    x = images(4)
-    reference = tiny_vae()
-    reference.compile(keras.optimizers.SGD(1e-3))
-    strategy = two_cpu_strategy()
-    with strategy.scope():
-        mirrored = tiny_vae()
-        mirrored.set_weights(reference.get_weights())
-    # Compiling outside the scope works: compile enters the model's own strategy.
-    mirrored.compile({"class_name": "SGD", "config": {"learning_rate": 1e-3}})
-    expected = reference.fit(x, batch_size=4, verbose=0, shuffle=False).history
-    got = mirrored.fit(x, batch_size=4, verbose=0, shuffle=False).history
-    for key in ("loss", "reconstruction_loss", "kl_loss"):
-        np.testing.assert_allclose(got[key], expected[key], rtol=1e-4, atol=1e-6)
-    for a, b in zip(mirrored.trainable_variables, reference.trainable_variables):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-6)
-
-
-def test_mixed_bfloat16_trains_with_float32_outputs():
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("mixed_bfloat16")
-    try:
-        model, x = tiny_vae(), images()
-        model.compile(keras.optimizers.Adam(1e-3))
-        logs = model.fit(x, batch_size=4, verbose=0).history
-    finally:
-        keras.config.set_dtype_policy(previous)
-    assert np.isfinite(logs["loss"][0])
-    assert model.encoder.get_layer("hidden").compute_dtype == "bfloat16"
-    assert model.reconstruct(x).dtype == "float32"
-    assert model.generate(2, seed=0).dtype == np.float32
-
-
 def test_generate_is_deterministic_per_seed():
     model = tiny_vae()
     a = model.generate(5, seed=7)
     assert a.shape == (5,) + SHAPE and a.dtype == np.float32
     assert 0.0 <= a.min() and a.max() <= 1.0
-    np.testing.assert_array_equal(a, model.generate(5, seed=7, batch_size=2))
+    np.testing.assert_array_equal(a, model.generate(5, seed=7))
+    # Another batch size: the same latents, but oneDNN may round 1 ulp differently.
+    np.testing.assert_allclose(a, model.generate(5, seed=7, batch_size=2), rtol=0, atol=1e-5)
     assert not np.allclose(a, model.generate(5, seed=8))
     with pytest.raises(ValueError, match="unconditional"):
         model.generate(2, seed=0, labels=[0, 1])

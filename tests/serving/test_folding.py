@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from serving_cases import assert_masks_match
+
 import keras_segen
 from keras_segen.serving import export, fold_batch_norms
 from keras_segen.serving.folding import FoldedBatchNormalization, foldable_pairs
@@ -113,7 +115,8 @@ def test_export_serves_the_folded_model_unless_asked_not_to(tmp_path):
         served = tf.saved_model.load(str(path)).signatures["serving_default"]
         got = served(images=tf.constant(images))
         np.testing.assert_allclose(got["probabilities"], tf.nn.softmax(want), atol=1e-5)
-        np.testing.assert_array_equal(got["masks"], want.argmax(-1))
+        # Folded (or not) the served graph rounds differently from Keras: near ties may flip.
+        assert_masks_match(got["masks"].numpy(), want)
         variables = tf.train.list_variables(str(path / "variables" / "variables"))
         stored[fold] = sum(int(np.prod(shape)) for _, shape in variables if shape)
     assert stored == {True: fold_batch_norms(model).count_params(),

