@@ -1,99 +1,45 @@
 """``keras-segen`` command line: a thin argparse front end over the Python API.
 
-``main`` is the one error boundary: a user error (``is_user_error``) is one line
-``keras-segen COMMAND: error: MESSAGE`` on stderr and exit 2; anything else is a bug and
-keeps its traceback (exit 1). ``keras-segen --debug ...`` prints the traceback of user
-errors too.
+``main`` is the one error boundary (its rules are in ``cli_errors.py``): a user error
+(``is_user_error``) is one line ``keras-segen COMMAND: error: MESSAGE`` on stderr and
+exit 2; anything else is a bug and keeps its traceback (exit 1). ``keras-segen --debug
+...`` prints the traceback of user errors too.
 """
 import argparse
 import json
 import math
-import re
 import sys
 import traceback
 
+from keras_segen.cli_errors import (  # noqa: F401 - USER_ERRORS etc. importable from here
+    USER_ERRORS,
+    error_message,
+    is_user_error,
+    user_error_types,
+)
+
 COMMANDS = {}
 
-# Errors a user causes and can fix (a path, a value, a name, the environment); their
-# messages are written for the user. TypeError and AttributeError are not here: they are
-# bugs (our own checks of users' input raise ValueError). PIL's DecompressionBombError and
-# TensorFlow's InvalidArgumentError are added by ``user_error_types`` when those libraries
-# are loaded (importing TensorFlow only to name its error would slow every command).
-USER_ERRORS = (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError,
-               PermissionError, ValueError, KeyError, RuntimeError)
+
+def number_type(convert, accepts, what):
+    """An argparse ``type=`` reading ``convert(text)`` and taking the values ``accepts``
+    allows; else "must be ``what``" (argparse names the flag in its error)."""
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not accepts(value):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+        return value
+
+    return parse
 
 
-def user_error_types() -> tuple:
-    types = list(USER_ERRORS)
-    if "PIL.Image" in sys.modules:
-        types.append(sys.modules["PIL.Image"].DecompressionBombError)
-    if "tensorflow" in sys.modules:
-        types.append(sys.modules["tensorflow"].errors.InvalidArgumentError)
-    return tuple(types)
-
-
-def is_user_error(err: BaseException) -> bool:
-    # Any other OSError that names a path (a full disk, a broken link) is about that path.
-    return isinstance(err, user_error_types()) or (
-        isinstance(err, OSError) and err.filename is not None)
-
-
-def error_message(err: BaseException) -> str:
-    """One line for the user: KeyError without its quotes, OSError with its path(s),
-    TensorFlow's op error without the graph context."""
-    if isinstance(err, KeyError) and err.args:
-        text = str(err.args[0])
-    elif isinstance(err, OSError) and err.filename is not None:
-        # str() of an OS-raised error is "[Errno 21] Is a directory: 'x'"; ours carry a
-        # message that may already name the path.
-        paths = [str(p) for p in (err.filename, err.filename2) if p is not None]
-        if err.strerror and err.errno is not None:
-            text = f"{err.strerror}: {' -> '.join(paths)}"
-        else:
-            text = " ".join(str(a) for a in err.args) or type(err).__name__
-        if not any(path in text for path in paths):
-            text = f"{text}: {' -> '.join(paths)}"
-    elif type(err).__module__.startswith("tensorflow"):
-        text = str(getattr(err, "message", err)).strip()
-        text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", text.splitlines()[0] if text else "")
-        text = re.sub(r"\s*name:\s*$", "", text)
-    else:
-        text = str(err)
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return "; ".join(lines) or type(err).__name__
-
-
-def positive_int(text: str) -> int:
-    """argparse ``type=``: an integer >= 1 (argparse names the flag in its error)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    """argparse ``type=``: an integer >= 0 (seeds, version numbers)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """argparse ``type=``: a finite number > 0 (nan and inf are refused too)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
+positive_int = number_type(int, lambda v: v >= 1, "a positive integer")
+non_negative_int = number_type(int, lambda v: v >= 0, "an integer >= 0")  # seeds, versions
+# nan and inf are refused too.
+positive_float = number_type(float, lambda v: math.isfinite(v) and v > 0, "a positive number")
 
 
 def command(name, help_text, add_arguments):

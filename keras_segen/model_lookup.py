@@ -100,8 +100,18 @@ def _load_with_metadata(name_or_path):
             raise KeyError(f"unknown model {name!r}: not a zoo name, recipe, run folder or "
                            f".keras file.{hint} Zoo names: {', '.join(zoo.list_models())}")
     path = resolve_model_path(name_or_path)
+    meta = model_metadata(path)
+    # A user's architecture classes must be registered before Keras can rebuild them.
+    _import_recipe_modules(meta["recipe"], path)
     try:
         model = keras.saving.load_model(path, safe_mode=True)
     except Exception as err:  # Keras raises several types for a damaged file
         raise ValueError(f"could not load model {path}: {err}") from err
-    return model, model_metadata(path)
+    return model, meta
+
+
+def _import_recipe_modules(recipe, path):
+    if isinstance(recipe, dict) and recipe.get("imports"):
+        from keras_segen.user_modules import import_user_modules
+
+        import_user_modules(recipe["imports"], f"the recipe of {path}")

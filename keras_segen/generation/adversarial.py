@@ -333,6 +333,12 @@ class LatentGAN(AdversarialModel):
         """Latent vectors ``z ~ N(0, I)`` for a batch, from ``seed_generator``."""
         return self.draw_normal((batch_size, self.latent_dim))
 
+    def draw_fakes(self, batch_size, labels, training):
+        """Generated images of ``batch_size`` fresh latents (and ``labels``)."""
+        return self.generator(
+            self.generator_inputs(self.draw_latents(batch_size), labels), training=training
+        )
+
     def unpack_batch(self, data):
         """``(real_images, labels)`` from ``images`` or ``(images, labels)``, checked;
         ``labels`` is None for an unconditional model (which ignores given labels)."""
@@ -366,10 +372,7 @@ class LatentGAN(AdversarialModel):
         Returns ``{"d_loss": global loss}``. Only discriminator weights change
         (plus the generator's batch-norm statistics: it runs in training mode).
         """
-        batch_size = ops.shape(real_images)[0]
-        fake_images = self.generator(
-            self.generator_inputs(self.draw_latents(batch_size), labels), training=True
-        )
+        fake_images = self.draw_fakes(ops.shape(real_images)[0], labels, training=True)
         with tf.GradientTape() as tape:
             real_logits = self.discriminator(
                 self.discriminator_inputs(real_images, labels), training=True
@@ -410,10 +413,7 @@ class LatentGAN(AdversarialModel):
 
     def test_step(self, data):
         real_images, labels = self.unpack_batch(data)
-        fake_images = self.generator(
-            self.generator_inputs(self.draw_latents(ops.shape(real_images)[0]), labels),
-            training=False,
-        )
+        fake_images = self.draw_fakes(ops.shape(real_images)[0], labels, training=False)
         real_logits = self.discriminator(
             self.discriminator_inputs(real_images, labels), training=False
         )

@@ -10,7 +10,7 @@ import numbers
 import keras
 from keras import ops
 
-from keras_segen.generation.vae import VAE, build_decoder, build_encoder, check_image_shape
+from keras_segen.generation.vae import VAE, build_vae
 from keras_segen.registry import register_architecture
 
 
@@ -53,15 +53,6 @@ def cvae(
     name="cvae",
 ):
     """Class-conditional convolutional VAE for images in [0, 1]."""
-    image_shape = tuple(image_shape)
-    check_image_shape(image_shape, depth)
-    args = (image_shape, latent_dim, base_filters, depth, hidden_units)
-    return CVAE(
-        build_encoder(*args, num_classes=num_classes),
-        build_decoder(*args, num_classes=num_classes),
-        num_classes=num_classes,
-        beta=beta,
-        reconstruction=reconstruction,
-        seed=seed,
-        name=name,
-    )
+    return build_vae(CVAE, image_shape, latent_dim, base_filters, depth, hidden_units,
+                     num_classes=num_classes, beta=beta, reconstruction=reconstruction,
+                     seed=seed, name=name)

@@ -134,6 +134,23 @@ def dcgan_discriminator(image_shape, base_filters=64, normalization="batch", nam
     return keras.Model(images, logits_head(features), name=name)
 
 
+def build_latent_gan(model_class, image_shape, latent_dim, base_filters, normalization, *,
+                     name, discriminator_role="discriminator", **model_kwargs):
+    """``model_class`` (a ``LatentGAN``) around the DCGAN generator and discriminator for
+    ``image_shape``, named ``NAME_generator`` and ``NAME_<discriminator_role>``;
+    ``model_kwargs`` go to the model."""
+    image_shape = tuple(int(d) for d in image_shape)
+    return model_class(
+        dcgan_generator(image_shape, latent_dim, base_filters, name=f"{name}_generator"),
+        dcgan_discriminator(image_shape, base_filters, normalization,
+                            name=f"{name}_{discriminator_role}"),
+        latent_dim=latent_dim,
+        image_shape=image_shape,
+        name=name,
+        **model_kwargs,
+    )
+
+
 @keras.saving.register_keras_serializable(package="keras_segen")
 class DCGAN(LatentGAN):
     """Unconditional DCGAN; all behaviour comes from ``LatentGAN`` (see adversarial.py)."""
@@ -151,14 +168,6 @@ def dcgan(
     name="dcgan",
 ):
     """DCGAN: transposed-conv generator and conv discriminator with batch norm."""
-    image_shape = tuple(int(d) for d in image_shape)
-    return DCGAN(
-        dcgan_generator(image_shape, latent_dim, base_filters, name=f"{name}_generator"),
-        dcgan_discriminator(image_shape, base_filters, "batch", name=f"{name}_discriminator"),
-        latent_dim=latent_dim,
-        image_shape=image_shape,
-        adversarial_loss=loss,
-        label_smoothing=label_smoothing,
-        seed=seed,
-        name=name,
-    )
+    return build_latent_gan(DCGAN, image_shape, latent_dim, base_filters, "batch",
+                            name=name, adversarial_loss=loss,
+                            label_smoothing=label_smoothing, seed=seed)

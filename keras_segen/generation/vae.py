@@ -359,6 +359,22 @@ class VAE(GenerativeModel):
         return cls(**config)
 
 
+def build_vae(model_class, image_shape, latent_dim, base_filters, depth, hidden_units,
+              **model_kwargs):
+    """``model_class`` (a ``VAE``) around the convolutional encoder and decoder for
+    ``image_shape``; both take labels when ``model_kwargs`` has ``num_classes`` (> 0).
+    ``model_kwargs`` go to the model."""
+    image_shape = tuple(image_shape)
+    check_image_shape(image_shape, depth)
+    args = (image_shape, latent_dim, base_filters, depth, hidden_units)
+    num_classes = model_kwargs.get("num_classes", 0)
+    return model_class(
+        build_encoder(*args, num_classes=num_classes),
+        build_decoder(*args, num_classes=num_classes),
+        **model_kwargs,
+    )
+
+
 @register_architecture("vae", task="generation", kind="variational")
 def vae(
     *,
@@ -373,14 +389,5 @@ def vae(
     name="vae",
 ):
     """Convolutional variational autoencoder for images in [0, 1]."""
-    image_shape = tuple(image_shape)
-    check_image_shape(image_shape, depth)
-    args = (image_shape, latent_dim, base_filters, depth, hidden_units)
-    return VAE(
-        build_encoder(*args),
-        build_decoder(*args),
-        beta=beta,
-        reconstruction=reconstruction,
-        seed=seed,
-        name=name,
-    )
+    return build_vae(VAE, image_shape, latent_dim, base_filters, depth, hidden_units,
+                     beta=beta, reconstruction=reconstruction, seed=seed, name=name)

@@ -17,7 +17,7 @@ import keras
 from keras import ops
 
 from keras_segen.generation.adversarial import LatentGAN
-from keras_segen.generation.dcgan import dcgan_discriminator, dcgan_generator
+from keras_segen.generation.dcgan import build_latent_gan
 from keras_segen.losses.adversarial import discriminator_loss, generator_loss
 from keras_segen.registry import register_architecture
 
@@ -127,10 +127,7 @@ class WGANGP(LatentGAN):
 
     def discriminator_step(self, real_images, labels=None):
         """One critic update (Wasserstein loss + gradient penalty); only critic weights change."""
-        batch_size = ops.shape(real_images)[0]
-        fake_images = self.generator(
-            self.generator_inputs(self.draw_latents(batch_size), labels), training=True
-        )
+        fake_images = self.draw_fakes(ops.shape(real_images)[0], labels, training=True)
         with tf.GradientTape() as tape:
             loss, _, logs = self._critic_terms(real_images, fake_images, labels, training=True)
             scaled_loss = self.d_optimizer.scale_loss(loss)
@@ -148,10 +145,7 @@ class WGANGP(LatentGAN):
 
     def test_step(self, data):
         real_images, labels = self.unpack_batch(data)
-        fake_images = self.generator(
-            self.generator_inputs(self.draw_latents(ops.shape(real_images)[0]), labels),
-            training=False,
-        )
+        fake_images = self.draw_fakes(ops.shape(real_images)[0], labels, training=False)
         _, fake_scores, logs = self._critic_terms(real_images, fake_images, labels, training=False)
         logs["g_loss"] = self.unscale_for_distribution(generator_loss(self.g_loss_fn, fake_scores))
         self.record(logs)
@@ -170,14 +164,6 @@ def wgan_gp(
     name="wgan_gp",
 ):
     """WGAN-GP: DCGAN generator, layer-normalized critic, gradient penalty."""
-    image_shape = tuple(int(d) for d in image_shape)
-    return WGANGP(
-        dcgan_generator(image_shape, latent_dim, base_filters, name=f"{name}_generator"),
-        dcgan_discriminator(image_shape, base_filters, "layer", name=f"{name}_critic"),
-        latent_dim=latent_dim,
-        image_shape=image_shape,
-        critic_steps=critic_steps,
-        gp_weight=gp_weight,
-        seed=seed,
-        name=name,
-    )
+    return build_latent_gan(WGANGP, image_shape, latent_dim, base_filters, "layer",
+                            name=name, discriminator_role="critic",
+                            critic_steps=critic_steps, gp_weight=gp_weight, seed=seed)

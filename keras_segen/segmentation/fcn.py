@@ -152,54 +152,29 @@ _ARGS_DOC = """
 """
 
 
-@register_architecture("fcn32s", task="segmentation")
-def fcn32s(
-    *, input_shape=(None, None, 3), num_classes, fc_units=4096, fc_kernel=7, dropout=0.5,
-    vgg_weights=None, load_pretrained=True, preprocessing="auto", width=1.0,
-    name="fcn32s",
-):
-    """FCN-32s: VGG16 scores upsampled 32x in one step."""
-    return _build_fcn(
-        32, input_shape=input_shape, num_classes=num_classes, fc_units=fc_units,
-        fc_kernel=fc_kernel, dropout=dropout, vgg_weights=vgg_weights,
-        load_pretrained=load_pretrained, preprocessing=preprocessing, width=width, name=name,
-    )
-
-
-@register_architecture("fcn16s", task="segmentation")
-def fcn16s(
-    *, input_shape=(None, None, 3), num_classes, fc_units=4096, fc_kernel=7, dropout=0.5,
-    vgg_weights=None, load_pretrained=True, preprocessing="auto", width=1.0,
-    name="fcn16s",
-):
-    """FCN-16s: FCN-32s scores fused with pool4 scores, upsampled 16x."""
-    return _build_fcn(
-        16, input_shape=input_shape, num_classes=num_classes, fc_units=fc_units,
-        fc_kernel=fc_kernel, dropout=dropout, vgg_weights=vgg_weights,
-        load_pretrained=load_pretrained, preprocessing=preprocessing, width=width, name=name,
-    )
-
-
-@register_architecture("fcn8s", task="segmentation")
-def fcn8s(
-    *, input_shape=(None, None, 3), num_classes, fc_units=4096, fc_kernel=7, dropout=0.5,
-    vgg_weights=None, load_pretrained=True, preprocessing="auto", width=1.0,
-    name="fcn8s",
-):
-    """FCN-8s: FCN-16s scores fused with pool3 scores, upsampled 8x."""
-    return _build_fcn(
-        8, input_shape=input_shape, num_classes=num_classes, fc_units=fc_units,
-        fc_kernel=fc_kernel, dropout=dropout, vgg_weights=vgg_weights,
-        load_pretrained=load_pretrained, preprocessing=preprocessing, width=width, name=name,
-    )
-
-
 # The kwargs that make a builder skip every pretrained-weight download or file read while
 # building the same layers: ``zoo.loading.load(weights=False)`` applies a builder's
 # ``WITHOUT_PRETRAINED`` (an empty dict when it has none), so the zoo needs no
 # per-architecture knowledge of where weights come from.
 WITHOUT_PRETRAINED = {"load_pretrained": False}
 
-for _builder in (fcn32s, fcn16s, fcn8s):
-    _builder.__doc__ += _ARGS_DOC
-    _builder.WITHOUT_PRETRAINED = WITHOUT_PRETRAINED
+
+def _fcn_variant(variant, summary):
+    """Register builder ``fcn<variant>s``: the same signature for the three variants
+    (literal defaults, so ``inspect.signature`` and the zoo cards see them)."""
+
+    def builder(*, input_shape=(None, None, 3), num_classes, fc_units=4096, fc_kernel=7,
+                dropout=0.5, vgg_weights=None, load_pretrained=True, preprocessing="auto",
+                width=1.0, name=f"fcn{variant}s"):
+        arguments = {k: v for k, v in locals().items() if k != "variant"}  # a closure var
+        return _build_fcn(variant, **arguments)
+
+    builder.__name__ = builder.__qualname__ = f"fcn{variant}s"
+    builder.__doc__ = summary + _ARGS_DOC
+    builder.WITHOUT_PRETRAINED = WITHOUT_PRETRAINED
+    return register_architecture(builder.__name__, task="segmentation")(builder)
+
+
+fcn32s = _fcn_variant(32, "FCN-32s: VGG16 scores upsampled 32x in one step.")
+fcn16s = _fcn_variant(16, "FCN-16s: FCN-32s scores fused with pool4 scores, upsampled 16x.")
+fcn8s = _fcn_variant(8, "FCN-8s: FCN-16s scores fused with pool3 scores, upsampled 8x.")

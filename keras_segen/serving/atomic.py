@@ -3,13 +3,44 @@
 Everything is written into ``<model_dir>/.tmp-<version>-<pid>-<random>/`` and renamed
 to ``<model_dir>/<version>`` at the end (a rename within one folder is atomic). TF
 Serving only loads children whose names parse as integers, so the temporary folder is
-never seen as a version, even one left behind by a killed process.
+never seen as a version, even one left behind by a killed process. Replacing a version
+moves the old one to ``.old-<version>-<pid>-<random>`` for the instant of the swap.
+
+A kill at any moment therefore leaves the old version or the new one (or, inside the
+swap, the old one under its ``.old-`` name); the next export into the same model folder
+first puts such an old version back and removes every folder a dead exporter left.
 """
 import contextlib
 import os
 import pathlib
+import re
 import shutil
 import tempfile
+
+_LEFTOVER = re.compile(r"^\.(tmp|old)-(\d+)-(\d+)-")
+
+
+def recover_model_dir(model_dir) -> list:
+    """Undo what killed exporters left in ``model_dir``: an ``.old-V-PID-*`` version whose
+    swap was cut goes back to ``V`` (when ``V`` is missing), and the other leftovers of
+    dead processes are removed. Returns the names handled."""
+    from keras_segen.training.run_folder import pid_alive
+
+    model_dir = pathlib.Path(model_dir)
+    if not model_dir.is_dir():
+        return []
+    handled = []
+    for child in sorted(model_dir.iterdir()):
+        match = _LEFTOVER.match(child.name)
+        if not match or pid_alive(int(match.group(3))):
+            continue
+        kind, version = match.group(1), match.group(2)
+        if kind == "old" and not (model_dir / version).exists():
+            os.rename(child, model_dir / version)  # the cut swap's old version comes back
+        else:
+            shutil.rmtree(child, ignore_errors=True)
+        handled.append(child.name)
+    return handled
 
 
 @contextlib.contextmanager
@@ -22,6 +53,7 @@ def version_folder(model_dir, version, *, overwrite=False):
     """
     model_dir = pathlib.Path(model_dir)
     final = model_dir / str(version)
+    recover_model_dir(model_dir)
     if final.exists() and not overwrite:
         raise FileExistsError(
             f"{final} already exists; choose another version or pass overwrite=True "

@@ -35,6 +35,8 @@ import shutil
 import socket
 import sys
 
+from keras_segen.training.io import write_text_atomic
+
 LOCK_NAME = ".lock"
 RUN_JSON = "run.json"
 # ``train`` keys a resumed run may change: the wall-clock budget of this session, and
@@ -47,7 +49,7 @@ RUN_ENTRIES = frozenset({
     "backup", "logs", "overlays", "samples", "reconstructions", "triplets",
     "predictions", "serving",
 })
-# Temporary files of the atomic writers (training/io.py, callbacks/checkpoint.py):
+# Temporary files of the atomic writers (training/io.py, callbacks/model_file.py):
 # ".model.tmp<pid>.keras", ".metrics.json.tmp<pid>", ".history.csv.tmp<pid>".
 _TEMPORARY = re.compile(r"^\..+\.tmp(?P<pid>\d+)(\.[A-Za-z0-9]+)?$")
 
@@ -275,21 +277,6 @@ def _write_run_json(out: pathlib.Path, recipe: dict) -> None:
         created = json.loads(path.read_text())["created"]
     record = {"recipe": recipe, "created": created, "last_claimed": now}
     write_text_atomic(path, json.dumps(record, indent=2) + "\n")
-
-
-def write_text_atomic(path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, fsync it, rename it over."""
-    path = pathlib.Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 # --------------------------------------------------------------------------- temporaries

@@ -1,0 +1,48 @@
+"""The one atomic writer (training/io.py): the old file or the new one, never half, and
+no temporary left behind by a failed write."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from keras_segen.training import io
+from keras_segen.training.run_folder import temporary_writer_pid
+
+
+def test_write_text_atomic_writes_exactly_the_text(tmp_path):
+    path = tmp_path / "history.csv"
+    io.write_text_atomic(path, "epoch,loss\r\n0,1.5\n")
+    assert path.read_bytes() == b"epoch,loss\r\n0,1.5\n"
+    assert os.listdir(tmp_path) == ["history.csv"]
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
+    path = tmp_path / "run.json"
+    path.write_text("old")
+    with pytest.raises(RuntimeError), io.replacing(path) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("killed")
+    assert path.read_text() == "old"
+    assert os.listdir(tmp_path) == ["run.json"]
+
+
+def test_temporaries_are_named_for_the_stale_file_cleaner(tmp_path):
+    with io.replacing(tmp_path / "metrics.json") as tmp:
+        assert temporary_writer_pid(tmp.name) == os.getpid()
+        tmp.write_text("{}")
+    with io.replacing(tmp_path / "model.keras", temporary=f".model.tmp{os.getpid()}.keras") as tmp:
+        assert temporary_writer_pid(tmp.name) == os.getpid()
+        tmp.write_text("zip")
+
+
+def test_write_json_atomic_writes_numpy_values_and_copy_atomic_copies(tmp_path):
+    path = tmp_path / "metrics.json"
+    io.write_json_atomic(path, {"miou": np.float32(0.5), "per_class": np.array([1, 2])})
+    assert json.loads(path.read_text()) == {"miou": 0.5, "per_class": [1, 2]}
+    with pytest.raises(TypeError):
+        io.write_json_atomic(path, {"bad": object()})
+    assert json.loads(path.read_text())["miou"] == 0.5  # unchanged by the failed write
+    io.copy_atomic(path, tmp_path / "copy.json")
+    assert (tmp_path / "copy.json").read_bytes() == path.read_bytes()
+    assert sorted(os.listdir(tmp_path)) == ["copy.json", "metrics.json"]
