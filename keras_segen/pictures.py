@@ -175,7 +175,7 @@ def translation_grid(model, conditions, targets, *, path, palette=None, scale=2)
 def recipe_translation_grid(model, recipe, num_tiles, *, seed, path, split="test", scale=2):
     """pix2pix: ``num_tiles`` tiles of the ``split`` of the dataset ``recipe`` trained on,
     chosen by ``seed``, drawn as an input | target | output grid at ``path``."""
-    from keras_segen.evaluation.generation import load_recipe_split
+    from keras_segen.datasets.recipe_data import load_recipe_split
 
     dataset, info = load_recipe_split(recipe, split)
     conditions, targets = pick_tiles(dataset, num_tiles, seed)

@@ -31,26 +31,29 @@ against it (the trained one, an untrained baseline) plus the real-vs-real floor;
 held-out split a training recipe names (what ``keras-segen evaluate`` and the trainer
 use).
 """
-import pathlib
-
-import keras
 import numpy as np
-import tensorflow as tf
 
+from keras_segen.evaluation.arrays import collect, to_unit_range  # noqa: F401
+from keras_segen.evaluation.feature_models import (  # noqa: F401 - public here too
+    CLASSIFIER_NAME,
+    SEGMENTER_FEATURE_LAYER,
+    SEGMENTER_NAME,
+    default_classifier_path,
+    default_segmenter_path,
+    feature_classifier,
+    segmentation_features,
+    zoo_feature_model,
+)
+from keras_segen.datasets.recipe_data import load_recipe_split  # noqa: F401 - public here too
 from keras_segen.evaluation.segmentation import summarize_confusion
 from keras_segen.metrics.feature_distances import (
-    FeatureExtractor,
     fid_from_features,
     inception_score,
     kid_from_features,
 )
 from keras_segen.metrics.image_quality import PSNR, SSIM
-from keras_segen.paths import artifacts_dir
 
 KINDS = ("adversarial", "variational", "image_to_image")
-CLASSIFIER_NAME = "fashion_classifier"
-SEGMENTER_NAME = "unet_bluemarble"
-SEGMENTER_FEATURE_LAYER = "bottleneck_2_relu"
 
 
 def model_kind(model) -> str:
@@ -63,116 +66,6 @@ def model_kind(model) -> str:
         raise TypeError(f"{getattr(model, 'name', type(model).__name__)!r} is a {kind} "
                         f"model, not a generative one ({', '.join(KINDS)})")
     return kind
-
-
-def default_classifier_path() -> pathlib.Path:
-    return artifacts_dir() / CLASSIFIER_NAME / "model.keras"
-
-
-def default_segmenter_path() -> pathlib.Path:
-    return artifacts_dir() / SEGMENTER_NAME / "model.keras"
-
-
-def zoo_feature_model(name, why, how) -> pathlib.Path:
-    """The ``model.keras`` of zoo entry ``name`` through the zoo's resolver: every file
-    sha256-checked against its card (a feature model that changed would silently change
-    every FID). FileNotFoundError says ``why`` it is needed and ``how`` to make it."""
-    from keras_segen.zoo.artifacts import resolve_artifact
-    from keras_segen.zoo.loading import get_card
-    from keras_segen.zoo.schema import MODEL_FILE
-
-    try:
-        folder = resolve_artifact(get_card(name))
-    except (KeyError, FileNotFoundError) as err:
-        raise FileNotFoundError(f"{why}, and it is not available here ({err}); make it "
-                                f"with: {how}") from None
-    return folder / MODEL_FILE
-
-
-def feature_classifier(classifier=None) -> FeatureExtractor:
-    """A ``FeatureExtractor`` reading images in [0, 1] from a classifier given as a
-    ``FeatureExtractor``, a ``keras.Model``, a ``.keras`` path, or None (the zoo's
-    Fashion-MNIST classifier; FileNotFoundError says how to make it when missing)."""
-    if isinstance(classifier, FeatureExtractor):
-        return classifier
-    if classifier is None:
-        classifier = zoo_feature_model(
-            CLASSIFIER_NAME, "FID/KID/IS need the zoo's Fashion-MNIST feature classifier",
-            "python scripts/train_feature_classifier.py (or pass classifier=)")
-    return FeatureExtractor(classifier, input_range=(0.0, 1.0))
-
-
-def segmentation_features(segmenter=None, feature_layer=SEGMENTER_FEATURE_LAYER):
-    """``keras.Model`` mapping images in [0, 1] to ``[pooled features, logits]``.
-
-    ``segmenter`` is a segmentation ``keras.Model``, a ``.keras`` path, or None (the
-    zoo's ``unet_bluemarble``; FileNotFoundError when missing). The features are the
-    spatial mean of ``feature_layer``'s activations.
-    """
-    if segmenter is None:
-        segmenter = zoo_feature_model(
-            SEGMENTER_NAME, "pix2pix FID and FCN-score use the zoo's Blue Marble U-Net",
-            f"keras-segen zoo build {SEGMENTER_NAME} (or pass segmenter=)")
-    if not isinstance(segmenter, keras.Model):
-        segmenter = keras.saving.load_model(segmenter)
-    try:
-        activations = segmenter.get_layer(feature_layer).output
-    except ValueError:
-        raise ValueError(
-            f"segmenter {segmenter.name!r} has no layer {feature_layer!r} to take features "
-            "from; pass feature_layer= (a 4-D activation, e.g. the U-Net bottleneck)"
-        ) from None
-    if len(activations.shape) != 4:
-        raise ValueError(
-            f"feature layer {feature_layer!r} gives shape {activations.shape}; expected a "
-            "feature map [N, H, W, C]"
-        )
-    pooled = keras.layers.GlobalAveragePooling2D(name="pooled_features")(activations)
-    return keras.Model(segmenter.inputs[0], [pooled, segmenter.outputs[0]],
-                       name=f"{segmenter.name}_features")
-
-
-def collect(data, limit=None, batch_size=256):
-    """``(first, second)`` numpy arrays from a dataset of pairs (batched or not), a tuple
-    of arrays, or an array of images (``second`` is then None); at most ``limit`` rows."""
-    if isinstance(data, tf.data.Dataset):
-        spec = data.element_spec
-        first_spec = spec[0] if isinstance(spec, (tuple, list)) else spec
-        if first_spec.shape.rank == 3:  # unbatched [H, W, C]
-            data = data.batch(batch_size)
-        firsts, seconds, count = [], [], 0
-        for element in data.as_numpy_iterator():
-            first = element[0] if isinstance(element, tuple) else element
-            firsts.append(first)
-            if isinstance(element, tuple) and len(element) > 1:
-                seconds.append(element[1])
-            count += len(first)
-            if limit is not None and count >= limit:
-                break
-        if not firsts:
-            raise ValueError("the evaluation dataset is empty")
-        first = np.concatenate(firsts)
-        second = np.concatenate(seconds) if seconds else None
-    elif isinstance(data, (tuple, list)):
-        first = np.asarray(data[0])
-        second = np.asarray(data[1]) if len(data) > 1 and data[1] is not None else None
-    else:
-        first, second = np.asarray(data), None
-    if limit is not None:
-        first = first[:limit]
-        second = None if second is None else second[:limit]
-    if first.ndim != 4:
-        raise ValueError(f"evaluation images must be [N, H, W, C], got shape {first.shape}")
-    if second is not None and len(second) != len(first):
-        raise ValueError(f"{len(first)} images but {len(second)} labels/targets")
-    return first.astype(np.float32) if first.dtype.kind == "f" else first, second
-
-
-def to_unit_range(images, value_range):
-    """Images in ``value_range`` -> float32 in [0, 1] (uint8 images are read as 0..255)."""
-    images = np.asarray(images)
-    low, high = (0.0, 255.0) if images.dtype.kind in "iu" else value_range
-    return np.clip((images.astype(np.float32) - low) / (high - low), 0.0, 1.0)
 
 
 class GenerationEvaluator:
@@ -413,22 +306,6 @@ def evaluate_generator(model, data, *, num_images=None, **options) -> dict:
     ``num_real``, ``seed``, ...). See the module docstring for what is measured."""
     evaluator = GenerationEvaluator(data, kind=model_kind(model), **options)
     return evaluator.evaluate(model, num_images=num_images)
-
-
-def load_recipe_split(recipe, split, *, training=False):
-    """``(dataset, info)`` of a recipe's dataset split, with the recipe's loader options
-    (and ``train_options`` when ``training``) and its ``limit`` for that split."""
-    from keras_segen import datasets
-
-    data_cfg = recipe["dataset"]
-    options = dict(data_cfg.get("options", {}))
-    if training:
-        options.update(data_cfg.get("train_options", {}))
-    dataset, info = datasets.load(data_cfg["name"], split, **options)
-    limit = (data_cfg.get("limit") or {}).get(split)
-    if limit:
-        dataset = dataset.take(int(limit))
-    return dataset, info
 
 
 def evaluate_recipe_model(model, recipe, *, split=None, num_images=None, baselines=None,

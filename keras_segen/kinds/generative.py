@@ -22,7 +22,7 @@ class GenerativeKind(ModelKind):
 
     # --- training -----------------------------------------------------------------
     def load_training_data(self, recipe, seed):
-        from keras_segen.evaluation.generation import load_recipe_split
+        from keras_segen.datasets.recipe_data import load_recipe_split
 
         split = split_names(recipe)
         train_ds, info = load_recipe_split(recipe, split["train"], training=True)
@@ -92,7 +92,7 @@ class GenerativeKind(ModelKind):
         return "generation labels" if kwargs.get("num_classes") else "none"
 
     def feature_model_paths(self, recipe):
-        from keras_segen.evaluation import generation as gen_eval
+        from keras_segen.evaluation import feature_models as gen_eval
 
         given = recipe.get("evaluation", {}).get("classifier")
         return {gen_eval.CLASSIFIER_NAME if given is None else "classifier":

@@ -40,7 +40,7 @@ class ImageToImageKind(GenerativeKind):
                  "description": "satellite-like image; model.translate returns it in [0, 1]"})
 
     def feature_model_paths(self, recipe):
-        from keras_segen.evaluation import generation as gen_eval
+        from keras_segen.evaluation import feature_models as gen_eval
 
         given = recipe.get("evaluation", {}).get("segmenter")
         return {gen_eval.SEGMENTER_NAME if given is None else "segmenter":
