@@ -117,13 +117,13 @@ def generate_grid(model, num_images, *, seed, path, label=None, columns=None, sc
     from keras_segen.kinds import kind_of
 
     kind = kind_of(model)
-    if kind.name == "image_to_image":
-        raise ValueError(
-            f"{model.name!r} translates condition maps instead of sampling from a prior: "
-            "draw its input | target | output tiles with translation_grid"
-        )
-    if "generate" not in kind.verbs:
-        raise ValueError(f"{model.name!r} is a model of kind {kind.name!r}: it has no generate()")
+    if not kind.samples_from_prior:
+        if "generate" in kind.verbs:  # e.g. pix2pix
+            raise ValueError(
+                f"{model.name!r} translates condition maps instead of sampling from a "
+                "prior: draw its input | target | output tiles with translation_grid")
+        raise ValueError(f"{model.name!r} is a model of kind {kind.name!r}: it has no "
+                         "generate()")
     labels, label_columns = generation_labels(model, num_images, label)
     images = model.generate(num_images, seed=int(seed), labels=labels, batch_size=batch_size)
     return save_png(image_grid(images, columns or label_columns), path, scale)

@@ -46,6 +46,8 @@ class ModelKind:
     checkpoint_monitor = None
     # The numbers `keras-segen list` shows for an entry of this kind, if its card has them.
     headline_metrics = ()
+    # Whether ``model.generate(n, seed=...)`` samples images from a prior.
+    samples_from_prior = False
 
     def __repr__(self):
         return f"<kind {self.name}>"

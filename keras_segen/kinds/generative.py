@@ -11,6 +11,8 @@ class GenerativeKind(ModelKind):
     data_range = (-1.0, 1.0)
     # Batches keep their labels / targets (conditional models, image-to-image pairs).
     keeps_labels = False
+    # ``model.generate(n, seed=...)`` draws from a prior (image-to-image models translate).
+    samples_from_prior = True
 
     def compile(self, model, train_cfg, class_names=None, class_weights=None):
         from keras_segen.training.compiling import jit_compile_setting, make_optimizer

@@ -13,6 +13,7 @@ class ImageToImageKind(GenerativeKind):
     name = "image_to_image"
     headline_metrics = ("psnr", "fid")
     keeps_labels = True  # the "labels" of a pair are its target images
+    samples_from_prior = False
 
     def picture_callbacks(self, model, out, recipe, data, seed):
         from keras_segen.callbacks.samples import Pix2PixTriplets
