@@ -162,6 +162,8 @@ def dense_gan(*, image_shape=(28, 28, 1), latent_dim=8, units=16, seed=0):
 '''
 
 
+# Four CLI processes (~25 s); the segmentation user module above covers the same path fast.
+@pytest.mark.slow
 def test_a_user_generative_family_trains_generates_evaluates_and_exports(
         tmp_path, random_fashion_mnist):
     classifier = random_fashion_mnist(train=64, test=32)

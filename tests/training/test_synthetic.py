@@ -174,6 +174,8 @@ def test_keep_best_names_a_missing_monitor():
         keep.on_epoch_end(0, {"loss": 1.0})
 
 
+# The experiment script end to end (~30 s); its parts are tested above in the fast suite.
+@pytest.mark.slow
 def test_script_runs_both_arms_end_to_end(tmp_path):
     spec = importlib.util.spec_from_file_location("scarce_labels", SCRIPT)
     script = importlib.util.module_from_spec(spec)
