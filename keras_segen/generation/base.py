@@ -44,8 +44,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-# Keras' TF backend folds int64 seeds into int32 with floormod(seed, int32.max - 1).
-SEED_MODULUS = 2**31 - 2
+from keras_segen.layers.sampling import SEED_MODULUS, fold_seed
+
 
 
 def sampling_seed(seed):
@@ -58,8 +58,7 @@ def sampling_seed(seed):
     if tf.is_tensor(seed):
         if not seed.dtype.is_integer or seed.shape.rank not in (None, 0):
             raise TypeError(f"seed must be a scalar integer tensor, got {seed!r}")
-        pair = tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
-        return tf.cast(tf.math.floormod(pair, SEED_MODULUS), tf.int32)
+        return fold_seed(tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)]))
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"seed must be an int, got {seed!r}")
     return tf.constant([int(seed) % SEED_MODULUS, 0], tf.int32)

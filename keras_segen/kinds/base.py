@@ -78,7 +78,7 @@ class ModelKind:
 
     def summary(self, results, recipe) -> str:
         """The table a finished run prints."""
-        key = f"{recipe['dataset']['name']}/{split_names(recipe)['test']}"
+        key = metrics_key(recipe, split_names(recipe)["test"])
         return self.format_results(results.get(key, {}), f"{recipe['name']} on {key}")
 
     # --- evaluation ---------------------------------------------------------------
@@ -131,6 +131,11 @@ class ModelKind:
     def write_picture(self, model, recipe, *, num, seed, label, path, columns, scale):
         raise ValueError(f"{model.name} is a model of kind {self.name!r}: `generate` draws pictures "
                          "of generative models only")
+
+
+def metrics_key(recipe, split) -> str:
+    """``"<dataset>/<split>"``: the key of a split's metrics in metrics.json and cards."""
+    return f"{recipe['dataset']['name']}/{split}"
 
 
 def split_names(recipe) -> dict:

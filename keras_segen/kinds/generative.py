@@ -1,7 +1,7 @@
 """What the generative kinds share: data from the recipe's splits, one checkpoint per
 epoch, NaN guards on every loss tracker, FID/KID-style evaluation of the test split
 (``keras_segen.evaluation.generation``) and the generation zoo card fields."""
-from keras_segen.kinds.base import ModelKind, TrainingData, split_names
+from keras_segen.kinds.base import ModelKind, TrainingData, metrics_key, split_names
 
 
 class GenerativeKind(ModelKind):
@@ -55,7 +55,7 @@ class GenerativeKind(ModelKind):
         """The test split's metrics and baselines. A missing feature model (classifier /
         segmenter) is recorded, not raised: the trained model is already saved and the
         numbers can be made later with ``keras-segen evaluate``."""
-        key = f"{recipe['dataset']['name']}/{split_names(recipe)['test']}"
+        key = metrics_key(recipe, split_names(recipe)["test"])
         results = {"class_names": data.class_names}
         try:
             metrics = self.evaluate(model, recipe, split_names(recipe)["test"])
@@ -69,7 +69,7 @@ class GenerativeKind(ModelKind):
         return results
 
     def summary(self, results, recipe):
-        key = f"{recipe['dataset']['name']}/{split_names(recipe)['test']}"
+        key = metrics_key(recipe, split_names(recipe)["test"])
         shown = {**results.get(key, {}), "baselines": results.get("baselines", {})}
         return self.format_results(shown, f"{recipe['name']} on {key}")
 

@@ -8,7 +8,8 @@ test and val splits, serves ``serving_default`` (uint8 images -> masks) and
 import keras
 import numpy as np
 
-from keras_segen.kinds.base import ModelKind, TrainingData, split_names
+from keras_segen.datasets.recipe_data import load_recipe_split
+from keras_segen.kinds.base import ModelKind, TrainingData, metrics_key, split_names
 from keras_segen.training.compiling import build_loss, jit_compile_setting, make_optimizer
 
 
@@ -47,13 +48,6 @@ def overlay_tiles(val_ds, count):
     return np.stack(images), np.stack(masks)
 
 
-def _load(recipe, split, **extra):
-    from keras_segen import datasets
-
-    data = recipe["dataset"]
-    return datasets.load(data["name"], split, **data.get("options", {}), **extra)
-
-
 class SegmentationKind(ModelKind):
     name = "segmentation"
     task = "segmentation"
@@ -87,7 +81,7 @@ class SegmentationKind(ModelKind):
         train_options = {**options, **data_cfg.get("train_options", {})}  # the latter win
         train_ds, info = datasets.load(data_cfg["name"], split_names(recipe)["train"],
                                        **train_options, seed=seed)
-        val_ds, _ = _load(recipe, split_names(recipe)["val"])
+        val_ds, _ = load_recipe_split(recipe, split_names(recipe)["val"])
         class_weights = None
         if train_cfg.get("class_weighting"):
             counts = losses.class_frequencies(train_ds, len(info.class_names))
@@ -118,7 +112,7 @@ class SegmentationKind(ModelKind):
     def evaluate_run(self, model, recipe, data):
         results = {"class_names": data.class_names, "palette": data.info.palette}
         for split in self.evaluated_splits(recipe):
-            results[f"{recipe['dataset']['name']}/{split}"] = self.evaluate(
+            results[metrics_key(recipe, split)] = self.evaluate(
                 model, recipe, split, class_names=data.class_names)
         return results
 
@@ -127,7 +121,7 @@ class SegmentationKind(ModelKind):
                  baselines=None, class_names=None):
         from keras_segen.evaluation import evaluate_segmentation
 
-        dataset, info = _load(recipe, split)
+        dataset, info = load_recipe_split(recipe, split)
         return evaluate_segmentation(model, dataset, class_names or info.class_names,
                                      batch_size=batch_size)
 

@@ -5,6 +5,15 @@ import tensorflow as tf
 from keras import ops
 
 
+# Keras' TF backend folds int64 seeds into int32 with floormod(seed, int32.max - 1).
+SEED_MODULUS = 2**31 - 2
+
+
+def fold_seed(seed):
+    """An integer seed tensor -> int32, folded the way ``keras.random`` folds it."""
+    return tf.cast(tf.math.floormod(tf.cast(seed, tf.int64), SEED_MODULUS), tf.int32)
+
+
 def draw_for_this_replica(seed_generator, stateless_sampler, shape, dtype="float32"):
     """``stateless_sampler`` numbers of ``shape`` (``tf.random.stateless_normal`` /
     ``stateless_uniform``) from ``seed_generator``, the same on any number of replicas.
@@ -25,7 +34,7 @@ def draw_for_this_replica(seed_generator, stateless_sampler, shape, dtype="float
     else:
         seed = context.merge_call(lambda _: seed_generator.next())
     # What keras.random does with a SeedGenerator's int64 state on TensorFlow.
-    seed = tf.cast(tf.math.floormod(seed, tf.int32.max - 1), "int32")
+    seed = fold_seed(seed)
     rows = shape[0]
     everything = stateless_sampler((rows * replicas, *shape[1:]), seed=seed, dtype=dtype)
     if replicas == 1:

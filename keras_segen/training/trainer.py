@@ -109,11 +109,11 @@ def run_training(recipe: dict, out_dir, *, verbose: int = 2, strategy=None,
 
     claim = claim_run_folder(out, recipe, overwrite=overwrite) if chief \
         else contextlib.nullcontext()
-    with claim:
+    with claim as folder:
         if chief:
-            note = recover_run_folder(out)
-            if note and verbose:
-                print(note)
+            notes = [*folder.notes, recover_run_folder(out)]
+            if verbose and any(notes):
+                print(" ".join(note for note in notes if note))
         keras.utils.set_random_seed(seed)
         data = kind.load_training_data(recipe, seed)
         resumable = ("backup", "history.csv")

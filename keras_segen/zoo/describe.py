@@ -12,6 +12,7 @@ import inspect
 
 from keras_segen import registry
 from keras_segen.kinds import kind_of_recipe, split_names
+from keras_segen.kinds.base import metrics_key as kinds_metrics_key
 
 PROJECT_LICENSE = "Apache-2.0"
 
@@ -65,7 +66,7 @@ def evaluated_splits(recipe) -> list[str]:
 
 
 def metrics_key(recipe, split) -> str:
-    return f"{recipe['dataset']['name']}/{split}"
+    return kinds_metrics_key(recipe, split)
 
 
 def dataset_record(recipe) -> dict:

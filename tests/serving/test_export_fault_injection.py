@@ -2,17 +2,15 @@
 the old version or the complete new one, never half of one, and the next export cleans
 up whatever the killed one left (temporary folders, a version cut mid-swap)."""
 import os
-import pathlib
 import random
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 import keras_segen
 from keras_segen.serving.atomic import recover_model_dir
+from sigkill import kill_after, timed_run
 
 COMPLETE = ("saved_model.pb", "variables", "assets", "assets.extra/tf_serving_warmup_requests")
 
@@ -43,26 +41,16 @@ def _check_versions(model_dir):
     return leftovers
 
 
-def _timed_export(model_path, base):
-    started = time.monotonic()
-    subprocess.run(_export(model_path, base), check=True, capture_output=True)
-    return time.monotonic() - started
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_killed_exports_leave_a_whole_version_or_none(tiny_model, tmp_path, seed):
     rng = random.Random(seed)
     base = tmp_path / "serving"
-    duration = _timed_export(tiny_model, base)  # a first good version to overwrite
+    duration = timed_run(_export(tiny_model, base))  # a first good version to overwrite
     (base / "seg" / "1" / "assets" / "first").write_text("v1")
     kills_with_leftovers = 0
     for _ in range(4):
-        process = subprocess.Popen(_export(tiny_model, base), stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.3 * duration, 1.05 * duration))
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+        kill_after(_export(tiny_model, base), rng.uniform(0.3 * duration, 1.05 * duration))
         leftovers = _check_versions(base / "seg")
         kills_with_leftovers += bool(leftovers)
         recover_model_dir(base / "seg")  # what the next export does first

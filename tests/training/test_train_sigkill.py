@@ -6,16 +6,15 @@ small model; this is the end-to-end proof on the command users run.)"""
 import csv
 import json
 import random
-import signal
 import subprocess
 import sys
-import time
 
 import keras
 import pytest
 
 from keras_segen import training
 from keras_segen.callbacks.checkpoint import is_readable_model
+from sigkill import kill_after, timed_run
 
 EPOCHS = 6
 
@@ -48,15 +47,9 @@ def _epochs(out):
 def test_killed_training_resumes_without_losing_or_repeating_an_epoch(tmp_path, seed):
     rng = random.Random(seed)
     recipe_path, out = _recipe_file(tmp_path), tmp_path / "run"
-    started = time.monotonic()
-    subprocess.run(_train(recipe_path, tmp_path / "timing"), check=True, capture_output=True)
-    duration = time.monotonic() - started
+    duration = timed_run(_train(recipe_path, tmp_path / "timing"))
     for _ in range(3):
-        process = subprocess.Popen(_train(recipe_path, out), stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.4 * duration, 0.95 * duration))
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+        kill_after(_train(recipe_path, out), rng.uniform(0.4 * duration, 0.95 * duration))
         model = out / "model.keras"
         assert not model.exists() or is_readable_model(model), "half a checkpoint"
         epochs = _epochs(out)
