@@ -74,7 +74,7 @@ import tensorflow as tf
 import keras
 from keras import ops
 
-from keras_segen.generation.base import GenerativeModel
+from keras_segen.generation.base import GenerativeModel, check_latents
 from keras_segen.layers.sampling import draw_for_this_replica
 from keras_segen.losses.adversarial import (
     discriminator_loss,
@@ -433,6 +433,7 @@ class LatentGAN(AdversarialModel):
     # --- sampling ---------------------------------------------------------------------
 
     def generate_batch(self, z, labels):
+        z = check_latents(z, self.latent_dim, f"{type(self).__name__}.generate_batch")
         labels = None if labels is None else ops.convert_to_tensor(labels)
         images = self.generator(self.generator_inputs(z, labels), training=False)
         images = ops.convert_to_numpy(ops.cast(images, "float32"))

@@ -33,7 +33,8 @@
   hook ``compile_arguments()`` -- the ``compile`` keyword arguments that rebuild the
   model's compile state; the names in ``COMPILE_OBJECTS`` are Keras objects
   (optimizers, losses), serialized with ``keras.saving``.
-* ``positive_int(value, what)``: the check of ``num_images``/``batch_size``.
+* ``positive_int(value, what)``: the check of ``num_images``/``batch_size``;
+  ``check_latents(z, latent_dim, where)``: the check of a user's ``z`` (shape, finite).
 
 ``KIND`` (a ``keras_segen.kinds`` name) is set by each family.
 """
@@ -74,6 +75,32 @@ def positive_int(value, what):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{what} must be a positive int, got {value!r}")
     return int(value)
+
+
+def check_latents(z, latent_dim, where):
+    """``z`` as float32 ``[N, latent_dim]``, every value finite (a NaN or inf latent gives
+    a black or garbage image, with no error, from every generator).
+
+    Eager: ValueError naming ``where`` and the bad rows. In a graph (a ``tf.function``,
+    an exported signature): a CheckNumerics op, InvalidArgumentError "``where``: z ...".
+    """
+    z = tf.cast(tf.convert_to_tensor(z), tf.float32)
+    if z.shape.rank != 2 or z.shape[-1] not in (None, latent_dim):
+        raise ValueError(
+            f"{where}: expected z of shape (None, {latent_dim}), got {tuple(z.shape)}"
+        )
+    if not tf.executing_eagerly():
+        return tf.debugging.assert_all_finite(
+            z, message=f"{where}: z must be finite (no NaN or inf values)"
+        )
+    finite = np.isfinite(z.numpy())
+    if not finite.all():
+        rows = np.flatnonzero(~finite.all(axis=-1))
+        raise ValueError(
+            f"{where}: z must be finite, got NaN or inf values in {rows.size} of "
+            f"{z.shape[0]} rows (first: row {rows[0]})"
+        )
+    return z
 
 
 class GenerativeModel(keras.Model):

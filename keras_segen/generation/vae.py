@@ -16,7 +16,7 @@ import keras
 import tensorflow as tf
 from keras import layers, ops
 
-from keras_segen.generation.base import GenerativeModel
+from keras_segen.generation.base import GenerativeModel, check_latents
 from keras_segen.layers.sampling import Sampling
 from keras_segen.registry import register_architecture
 
@@ -235,11 +235,7 @@ class VAE(GenerativeModel):
 
     def decode_logits(self, z, labels=None, training=False):
         """Latent codes -> pixel logits (float32)."""
-        z = ops.cast(ops.convert_to_tensor(z), "float32")
-        if len(z.shape) != 2 or z.shape[-1] != self.latent_dim:
-            raise ValueError(
-                f"decode: expected z of shape (None, {self.latent_dim}), got {tuple(z.shape)}"
-            )
+        z = check_latents(z, self.latent_dim, "decode")  # shape, and no NaN or inf
         labels = self.prepare_labels(labels, z.shape[0], "decode")
         logits = self.decoder(self.decoder_inputs(z, labels), training=training)
         return ops.cast(logits, "float32")

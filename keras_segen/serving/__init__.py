@@ -6,7 +6,9 @@ stable signatures that carry their preprocessing (see ``segmentation.py`` and
 normalizations are folded into its convolutions first, ``folding.py``), the TF Serving
 warmup records in
 ``assets.extra/``, the card and class names in ``assets/``, and optionally
-``model.tflite`` for segmentation models.
+``model.tflite`` for segmentation models. The published version is world-readable
+(folders 0755, files 0644, whatever the umask; ``atomic.py``) for a server running as
+another user.
 """
 import pathlib
 

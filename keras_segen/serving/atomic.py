@@ -9,6 +9,11 @@ moves the old one to ``.old-<version>-<pid>-<random>`` for the instant of the sw
 A kill at any moment therefore leaves the old version or the new one (or, inside the
 swap, the old one under its ``.old-`` name); the next export into the same model folder
 first puts such an old version back and removes every folder a dead exporter left.
+
+A published version is world-readable whatever the umask (folders 0755, files 0644), and
+so are the model and base folders the export creates: TF Serving often runs as another
+user (the container's root, a service account). ``mkdtemp`` makes 0700 folders, and a
+restrictive umask (0077) would make 0600 files.
 """
 import contextlib
 import os
@@ -59,16 +64,45 @@ def version_folder(model_dir, version, *, overwrite=False):
             f"{final} already exists; choose another version or pass overwrite=True "
             "(keras-segen export --overwrite) to replace it"
         )
-    model_dir.mkdir(parents=True, exist_ok=True)
+    _make_dirs_readable(model_dir)
     tmp = pathlib.Path(
         tempfile.mkdtemp(prefix=f".tmp-{version}-{os.getpid()}-", dir=model_dir)
     )
     try:
         yield tmp
+        make_readable(tmp)  # before the rename: a version is never seen unreadable
         _publish(tmp, final, overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+DIR_MODE = 0o755
+FILE_MODE = 0o644
+
+
+def make_readable(folder):
+    """chmod ``folder`` and everything in it: folders 0755, files 0644 (links untouched)."""
+    folder = pathlib.Path(folder)
+    os.chmod(folder, DIR_MODE)
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                os.chmod(path, DIR_MODE if name in dirs else FILE_MODE)
+
+
+def _make_dirs_readable(model_dir):
+    """Create ``model_dir`` (and missing parents), each new folder 0755; folders that
+    already exist keep their mode (they are the user's)."""
+    missing = []
+    for folder in (model_dir, *model_dir.parents):
+        if folder.exists():
+            break
+        missing.append(folder)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    for folder in missing:
+        os.chmod(folder, DIR_MODE)
 
 
 def _publish(tmp, final, overwrite):

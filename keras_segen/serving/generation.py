@@ -15,7 +15,8 @@ their ``generate()``/``decode()``/``translate()`` map them to [0, 1], then round
 * pix2pix: ``translate`` (= ``serving_default``): ``masks`` int32 ``[N, H, W]`` of
   class ids (the condition map, one-hot encoded inside) -> ``images``.
 
-Out-of-range labels or class ids fail with InvalidArgumentError naming the range.
+Out-of-range labels or class ids fail with InvalidArgumentError naming the range, a
+NaN or infinite ``z`` with one naming ``z`` (``generation.base.check_latents``).
 Over TF Serving's REST API, send ``sample``'s scalars in the columnar form
 (``{"signature_name": "sample", "inputs": {"batch_size": 16, "seed": 0}}``): the row
 form (``instances``) needs every input to have a batch dimension.
@@ -24,7 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_segen.generation.base import sampling_seed
+from keras_segen.generation.base import check_latents, sampling_seed
 from keras_segen.serving.endpoints import (
     Endpoint,
     check_labels,
@@ -69,6 +70,7 @@ def gan_endpoints(model):
     num_classes = int(getattr(model, "num_classes", 0) or 0)
 
     def generate(z, labels=None):
+        z = check_latents(z, latent_dim, f"{model.name}.serving_default")
         inputs = z if labels is None else [z, check_labels(labels, num_classes, model.name)]
         return tanh_to_uint8(generator(inputs, training=False))
 
@@ -115,6 +117,7 @@ def vae_endpoints(model):
         return {"mean": mean, "log_var": log_var}
 
     def decode_outputs(z, labels=None):
+        z = check_latents(z, latent_dim, f"{model.name}.decode")
         return {"images": unit_to_uint8(model.decode(z, labels))}
 
     def reconstruct_outputs(images, labels=None):

@@ -2,10 +2,12 @@
 
 * ``serving_default``: ``images`` uint8 ``[N, H, W, C]`` of any size -> ``masks`` int32
   ``[N, H, W]`` and ``probabilities`` float32 ``[N, H, W, classes]`` at the input size.
-* ``predict_bytes``: ``image_bytes`` string ``[N]`` (JPEG/PNG/GIF/BMP files, as TF
-  Serving's REST API hands over ``{"b64": ...}`` values) -> the same outputs. The images
-  of one request must share a size; corrupt bytes or mixed sizes fail with
-  InvalidArgumentError (HTTP 400 from TF Serving), not a crash.
+* ``predict_bytes``: ``image_bytes`` string ``[N]`` (JPEG/PNG/GIF/BMP/WebP files, as TF
+  Serving's REST API hands over ``{"b64": ...}`` values; a scalar string is a batch of
+  one) -> the same outputs, the files decoded by keras_segen/image_decoding.py's rule
+  (the pixels ``keras-segen predict`` reads). The images of one request must share a
+  size; corrupt bytes, mixed sizes or a rank above 1 fail with InvalidArgumentError
+  (HTTP 400 from TF Serving), not a crash.
 
 A model with a fixed input size sees its inputs resized to that size, and its logits
 are resized back (bilinear) before the softmax and the argmax.
@@ -13,6 +15,7 @@ are resized back (bilinear) before the softmax and the argmax.
 import numpy as np
 import tensorflow as tf
 
+from keras_segen.image_decoding import decode_rgb_tf
 from keras_segen.serving.endpoints import Endpoint, spec, uint8_to_unit
 
 EXAMPLE_SIZE = 32  # side of the warmup images of a model that takes any size
@@ -40,14 +43,25 @@ def segment(model, images):
 
 
 def decode_image_batch(image_bytes, channels):
-    """Encoded images ``[N]`` -> uint8 ``[N, H, W, channels]``; all must share a size."""
+    """Encoded images ``[N]`` (or one scalar string: a batch of one) -> uint8
+    ``[N, H, W, channels]``, decoded by keras_segen/image_decoding.py's rule (the one
+    ``keras-segen predict`` follows); all must share a size."""
+    # TF Serving feeds what the client sends whatever the signature's shape says, so
+    # check the rank at run time (Rank, not tf.rank: that folds to the declared rank).
+    rank_check = tf.debugging.assert_less_equal(
+        tf.raw_ops.Rank(input=image_bytes),
+        1,
+        message="predict_bytes: image_bytes must be a string tensor of shape [N] (one "
+        "encoded image per element) or a scalar string; got more dimensions, rank",
+    )
+    with tf.control_dependencies([rank_check]):
+        image_bytes = tf.reshape(image_bytes, [-1])
     tf.debugging.assert_positive(
         tf.size(image_bytes), message="predict_bytes: image_bytes holds no image"
     )
 
     def decode(data):
-        image = tf.io.decode_image(data, channels=channels, expand_animations=False)
-        return tf.ensure_shape(image, [None, None, channels])
+        return decode_rgb_tf(data, channels)
 
     first = decode(image_bytes[0])
 

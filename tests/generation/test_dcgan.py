@@ -106,3 +106,9 @@ def test_labelled_batches_train_an_unconditional_model():
     images = np.random.default_rng(0).uniform(-1, 1, (4, 16, 16, 1)).astype("float32")
     history = model.fit(images, np.arange(4), batch_size=4, verbose=0).history
     assert np.isfinite(history["d_loss"][0]) and int(model.g_optimizer.iterations) == 1
+
+
+def test_non_finite_latents_are_refused_not_drawn_black():
+    model = keras_segen.build("dcgan", image_shape=(16, 16, 1), latent_dim=8, base_filters=8)
+    with pytest.raises(ValueError, match="generate_batch: z must be finite"):
+        model.generate_batch(np.full((1, 8), np.inf, "float32"), None)

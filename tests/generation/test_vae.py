@@ -146,6 +146,8 @@ def test_bad_inputs_raise_clear_errors():
         model.fit(np.zeros((4, 28, 28, 1), "float32"), batch_size=4, verbose=0)
     with pytest.raises(ValueError, match=r"expected z of shape \(None, 4\)"):
         model.decode(np.zeros((2, 5), "float32"))
+    with pytest.raises(ValueError, match="decode: z must be finite"):  # was a black image
+        model.decode(np.full((2, 4), np.nan, "float32"))
     with pytest.raises(ValueError, match="divisible"):
         tiny_vae(image_shape=(18, 18, 1))
     with pytest.raises(ValueError, match="reconstruction"):

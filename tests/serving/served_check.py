@@ -49,6 +49,7 @@ sys.meta_path[:] = [_WithoutKeras(list(sys.meta_path))]
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from tensorflow_serving.apis import prediction_log_pb2  # noqa: E402
+from v1_session import ServedModel, request_inputs  # noqa: E402
 
 
 def run_signatures(path, inputs_npz, outputs_npz):
@@ -69,8 +70,9 @@ def run_signatures(path, inputs_npz, outputs_npz):
 def served_style(path):
     report = {"signatures": {}, "warmup": [], "non_stock_ops": []}
     warmup = pathlib.Path(path) / "assets.extra" / "tf_serving_warmup_requests"
-    with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as session:
-        meta = tf.compat.v1.saved_model.loader.load(session, ["serve"], path)
+    served = ServedModel(path)
+    try:
+        meta = served.meta
         for name, signature in meta.signature_def.items():
             report["signatures"][name] = {
                 "method_name": signature.method_name,
@@ -82,13 +84,7 @@ def served_style(path):
             entry = {"signature": request.model_spec.signature_name,
                      "model_name": request.model_spec.name}
             try:
-                signature = meta.signature_def[entry["signature"]]
-                if set(request.inputs) != set(signature.inputs):
-                    raise KeyError(f"inputs {sorted(request.inputs)} != {sorted(signature.inputs)}")
-                feeds = {signature.inputs[k].name: tf.make_ndarray(v)
-                         for k, v in request.inputs.items()}
-                fetches = {k: v.name for k, v in signature.outputs.items()}
-                values = session.run(fetches, feeds)
+                values = served.run(entry["signature"], request_inputs(request))
                 entry["outputs"] = {k: [list(v.shape), v.dtype.name] for k, v in values.items()}
             except Exception as err:  # reported, the test fails on it
                 entry["error"] = f"{type(err).__name__}: {err}"
@@ -99,6 +95,8 @@ def served_style(path):
             ops |= {node.op for node in function.node_def}
         report["num_ops"] = len(ops)
         report["non_stock_ops"] = sorted(op for op in ops if not hasattr(tf.raw_ops, op))
+    finally:
+        served.close()
     return report
 
 
