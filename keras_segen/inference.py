@@ -2,8 +2,9 @@
 import pathlib
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
+from keras_segen.image_decoding import decode_rgb
 from keras_segen.visualize import colorize, overlay
 
 WINDOW = 512  # larger images are predicted window by window to bound memory
@@ -11,16 +12,10 @@ MARGIN = 32  # context added around each window, cropped away afterwards
 
 
 def read_rgb(path) -> np.ndarray:
-    """An image file as uint8 RGB [H,W,3]; unreadable files raise naming the file."""
-    try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"), dtype=np.uint8)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"image {path} does not exist") from None
-    except Image.DecompressionBombError as err:  # PIL's message does not name the file
-        raise ValueError(f"image {path} is too large to read: {err}") from err
-    except (UnidentifiedImageError, OSError) as err:
-        raise ValueError(f"image {path} is not a readable image: {err}") from err
+    """An image file as uint8 RGB [H,W,3], decoded as the exported ``predict_bytes``
+    decodes it (keras_segen/image_decoding.py); unreadable or too large files raise
+    naming the file."""
+    return decode_rgb(path)
 
 
 def predict_mask(model, image_uint8: np.ndarray) -> np.ndarray:
@@ -56,21 +51,58 @@ def default_palette(num_classes: int) -> np.ndarray:
 
 def predict_files(model, paths, out_dir, palette=None) -> list[pathlib.Path]:
     """Write ``<stem>_mask.png`` (palette PNG of class indices) and ``<stem>_overlay.png``
-    for each image; returns the written paths. All inputs are read before any output is
-    written, so a bad file stops the run before it produces partial results."""
+    for each image (inputs sharing a stem: see ``output_stems``); returns the written
+    paths. All inputs are read before any output is written, so a bad file stops the run
+    before it produces partial results."""
     out = pathlib.Path(out_dir)
-    images = [(pathlib.Path(p), read_rgb(p)) for p in paths]
+    images = [(stem, read_rgb(p)) for stem, p in zip(output_stems(paths), paths)]
     out.mkdir(parents=True, exist_ok=True)
     num_classes = int(model.outputs[0].shape[-1])
     palette = default_palette(num_classes) if palette is None else np.asarray(palette, np.uint8)
     written = []
-    for path, image in images:
+    for stem, image in images:
         mask = predict_mask(model, image)
         mask_image = Image.fromarray(mask.astype(np.uint8), mode="P")
         mask_image.putpalette(palette.flatten().tolist())
-        mask_path = out / f"{path.stem}_mask.png"
-        overlay_path = out / f"{path.stem}_overlay.png"
+        mask_path = out / f"{stem}_mask.png"
+        overlay_path = out / f"{stem}_overlay.png"
         mask_image.save(mask_path)
         Image.fromarray(overlay(image, colorize(mask, palette))).save(overlay_path)
         written += [mask_path, overlay_path]
     return written
+
+
+def output_stems(paths) -> list[str]:
+    """What each input's output names start with, unique among ``paths``: its stem
+    (``a/x.png`` -> ``x``); where stems collide, the file name (``x.png``, ``x.jpg``);
+    where those collide too, parent folders in front joined by ``_`` (``a_x.png``,
+    ``b_x.png``), as many as it takes; the same file given twice gets ``-2``, ``-3``, ...
+    in the order given. A colliding group moves up one step at a time, all together."""
+    resolved = [pathlib.Path(p).absolute().resolve() for p in paths]
+    levels = [0] * len(resolved)
+
+    def name(path, level):
+        if level == 0:
+            return path.stem
+        folders = path.parent.parts[1:]  # without the root
+        return "_".join(folders[len(folders) - (level - 1):] + (path.name,)) if level > 1 \
+            else path.name
+
+    while True:
+        names = [name(path, level) for path, level in zip(resolved, levels)]
+        files = {}  # name -> the distinct files it would name
+        for stem, path in zip(names, resolved):
+            files.setdefault(stem, set()).add(path)
+        moved = False
+        for i, path in enumerate(resolved):
+            if len(files[names[i]]) > 1 and levels[i] < len(path.parent.parts):
+                levels[i] += 1
+                moved = True
+        if not moved:
+            break
+    seen = {}
+    for i, stem in enumerate(names):  # only identical paths are left colliding
+        seen[stem] = seen.get(stem, 0) + 1
+        if seen[stem] > 1:
+            names[i] = f"{stem}-{seen[stem]}"
+    return names

@@ -48,13 +48,64 @@ def model_metadata(model_path) -> dict:
     for sibling in ("card.json", "metrics.json"):
         meta_path = model_path.parent / sibling
         if meta_path.is_file():
-            meta = json.loads(meta_path.read_text())
+            meta = _read_metadata(meta_path)
             recipe = meta.get("recipe", meta)
             if isinstance(recipe, dict) and "config" in recipe:  # a zoo card's recipe
                 recipe = recipe["config"]
+            if not isinstance(recipe, dict):
+                raise ValueError(f"{meta_path}: recipe must be a JSON object, got a "
+                                 f"{_json_type(recipe)} ({recipe!r:.60})")
             return {"recipe": recipe, "class_names": meta.get("class_names", []),
                     "palette": meta.get("palette"), "card": None}
     return {"recipe": None, "class_names": [], "palette": None, "card": None}
+
+
+def _read_metadata(path) -> dict:
+    """A ``metrics.json`` / ``card.json`` as a dict; whatever is wrong names the file."""
+    try:
+        meta = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON ({err}); it says which recipe trained "
+                         "the model beside it") from err
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path} holds a {_json_type(meta)}, not a JSON object")
+    if not isinstance(meta.get("class_names", []), list):
+        raise ValueError(f"{path}: class_names must be a list of names, got "
+                         f"{_json_type(meta['class_names'])}")
+    return meta
+
+
+def _json_type(value) -> str:
+    return {dict: "JSON object", list: "list", str: "string", bool: "boolean",
+            type(None): "null"}.get(type(value), "number")
+
+
+def check_model_file(path, recipe=None) -> None:
+    """Refuse an empty or damaged ``.keras`` file before Keras calls it "not found".
+    In a run folder, re-running ``train`` moves it aside and resumes from ``backup/``."""
+    from keras_segen.callbacks.model_file import is_readable_model
+
+    path = pathlib.Path(path)
+    size = path.stat().st_size
+    if size and is_readable_model(path):
+        return
+    what = "is empty (0 bytes)" if size == 0 else (
+        f"is damaged ({size} bytes, not a complete .keras archive)")
+    message = f"model file {path} {what}: an interrupted write, or not a model"
+    folder = path.parent
+    if path.name == "model.keras" and ((folder / "backup").is_dir() or
+                                       (folder / "run.json").is_file()):
+        name = (recipe or {}).get("name") or _run_recipe_name(folder) or "RECIPE"
+        message += (f". It is a training run's checkpoint: `keras-segen train {name} --out "
+                    f"{folder}` moves it aside and resumes from {folder / 'backup'}")
+    raise ValueError(message)
+
+
+def _run_recipe_name(folder):
+    try:  # run.json records the run's recipe; only a hint here, so best effort
+        return json.loads((folder / "run.json").read_text())["recipe"]["name"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def card_metadata(card) -> dict:
@@ -103,6 +154,7 @@ def _load_with_metadata(name_or_path):
     meta = model_metadata(path)
     # A user's architecture classes must be registered before Keras can rebuild them.
     _import_recipe_modules(meta["recipe"], path)
+    check_model_file(path, meta["recipe"])
     try:
         model = keras.saving.load_model(path, safe_mode=True)
     except Exception as err:  # Keras raises several types for a damaged file

@@ -8,13 +8,15 @@
   targets and outputs side by side (one row per tile); ``recipe_translation_grid`` does
   it for tiles of the dataset a pix2pix recipe trained on, picked by seed.
 """
+import errno
 import math
-import os
 import pathlib
 
 import numpy as np
 from PIL import Image
 
+from keras_segen.generation.base import positive_int
+from keras_segen.training.io import replacing
 from keras_segen.visualize import colorize
 
 ALL_CLASSES = "all"
@@ -35,9 +37,8 @@ def image_grid(images, columns=None, padding=2, pad_value=1.0) -> np.ndarray:
             f"shape {images.shape}"
         )
     count, height, width, channels = images.shape
-    columns = int(columns) if columns else math.ceil(math.sqrt(count))
-    if columns < 1:
-        raise ValueError(f"columns must be >= 1, got {columns}")
+    columns = (math.ceil(math.sqrt(count)) if columns is None
+               else positive_int(columns, "columns"))
     rows = math.ceil(count / columns)
     grid = np.full(
         (rows * (height + padding) + padding, columns * (width + padding) + padding, channels),
@@ -55,17 +56,25 @@ def image_grid(images, columns=None, padding=2, pad_value=1.0) -> np.ndarray:
 def save_png(array, path, scale=1) -> pathlib.Path:
     """Write a uint8 ``[H, W]`` or ``[H, W, 3]`` array as a PNG, enlarged ``scale`` times
     (nearest neighbour, so pixels stay visible). The file appears whole or not at all."""
+    path = png_path(path)
+    scale = positive_int(scale, "scale")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    picture = Image.fromarray(np.asarray(array, dtype=np.uint8))
+    if scale > 1:
+        picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+    with replacing(path) as tmp:
+        picture.save(tmp, format="PNG")
+    return path
+
+
+def png_path(path) -> pathlib.Path:
+    """``path`` if a PNG can be written there; checked before any work is done."""
     path = pathlib.Path(path)
     if path.suffix.lower() != ".png":
         raise ValueError(f"output file must end in .png, got {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    picture = Image.fromarray(np.asarray(array, dtype=np.uint8))
-    scale = int(scale)
-    if scale > 1:
-        picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
-    picture.save(tmp)
-    os.replace(tmp, path)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "Is a directory, not a PNG file to write",
+                                str(path))
     return path
 
 
@@ -125,8 +134,11 @@ def generate_grid(model, num_images, *, seed, path, label=None, columns=None, sc
         raise ValueError(f"{model.name!r} is a model of kind {kind.name!r}: it has no "
                          "generate()")
     labels, label_columns = generation_labels(model, num_images, label)
+    # Checked before generating: a mistake costs nothing.
+    path, scale = png_path(path), positive_int(scale, "scale")
+    columns = label_columns if columns is None else positive_int(columns, "columns")
     images = model.generate(num_images, seed=int(seed), labels=labels, batch_size=batch_size)
-    return save_png(image_grid(images, columns or label_columns), path, scale)
+    return save_png(image_grid(images, columns), path, scale)
 
 
 def condition_to_rgb(conditions, palette=None) -> np.ndarray:

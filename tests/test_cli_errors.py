@@ -125,8 +125,11 @@ def test_import_of_a_missing_module_names_it(capsys):
     (["train", "unet_bluemarble", "--out", "run", "--epochs", "two"], "--epochs"),
     (["evaluate", "unet_bluemarble", "--batch-size", "0"], "--batch-size"),
     (["evaluate", "dcgan_fashion_mnist", "--num-images", "0"], "--num-images"),
+    (["evaluate", "dcgan_fashion_mnist", "--num-images", "-3"], "--num-images"),
     (["generate", "dcgan_fashion_mnist", "--out", "g.png", "--num", "0"], "--num"),
     (["generate", "dcgan_fashion_mnist", "--out", "g.png", "--scale", "0"], "--scale"),
+    (["generate", "dcgan_fashion_mnist", "--out", "g.png", "--scale", "-1"], "--scale"),
+    (["generate", "dcgan_fashion_mnist", "--out", "g.png", "--columns", "0"], "--columns"),
     (["generate", "dcgan_fashion_mnist", "--out", "g.png", "--columns", "-2"], "--columns"),
     (["export", "unet_bluemarble", "--base", "serving", "--version", "-1"], "--version"),
     (["zoo", "build", "unet_bluemarble", "--time-budget", "0"], "--time-budget"),
@@ -188,12 +191,14 @@ def test_generate_into_a_missing_folder_under_a_file_names_it(tmp_path, capsys):
     assert _one_error_line(capsys).endswith(f"Not a directory: {tmp_path / 'afile' / 'sub'}")
 
 
-def test_generate_onto_a_folder_names_it(tmp_path, capsys):
+def test_generate_onto_a_folder_names_it(tmp_path, capsys, monkeypatch):
     (tmp_path / "grid.png").mkdir()
+    monkeypatch.setattr("keras_segen.model_lookup.load_trained", None)  # refused before
     assert cli.main(["generate", "dcgan_fashion_mnist", "--num", "4", "--out",
                      str(tmp_path / "grid.png")]) == 2
     line = _one_error_line(capsys)
     assert "Is a directory" in line and str(tmp_path / "grid.png") in line
+    assert [p.name for p in tmp_path.iterdir()] == ["grid.png"]  # no temporary left
 
 
 def test_the_console_entry_point_prints_no_traceback(tmp_path, image):

@@ -53,6 +53,35 @@ def test_save_png_scales_and_needs_png_suffix(tmp_path):
         save_png(np.zeros((3, 5), np.uint8), tmp_path / "x.jpg")
 
 
+def test_save_png_onto_a_folder_is_refused_and_leaves_nothing(tmp_path):
+    (tmp_path / "grid.png").mkdir()
+    with pytest.raises(IsADirectoryError) as raised:
+        save_png(np.zeros((3, 5), np.uint8), tmp_path / "grid.png")
+    assert raised.value.filename == str(tmp_path / "grid.png")
+    assert [p.name for p in tmp_path.iterdir()] == ["grid.png"]  # no temporary left
+    assert list((tmp_path / "grid.png").iterdir()) == []
+
+
+@pytest.mark.parametrize("scale", [0, -1, 1.5, True, "2"])
+def test_save_png_refuses_a_scale_that_is_not_a_positive_int(tmp_path, scale):
+    with pytest.raises(ValueError, match="scale must be a positive int"):
+        save_png(np.zeros((3, 5), np.uint8), tmp_path / "x.png", scale=scale)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("columns", [0, -2, 2.5])
+def test_image_grid_refuses_columns_that_are_not_a_positive_int(columns):
+    with pytest.raises(ValueError, match="columns must be a positive int"):
+        image_grid(np.zeros((4, 2, 2, 1)), columns=columns)
+
+
+def test_generate_grid_refuses_zero_columns_and_scale(dcgan, tmp_path):
+    for options in ({"columns": 0}, {"scale": 0}):
+        with pytest.raises(ValueError, match="must be a positive int"):
+            generate_grid(dcgan, 4, seed=0, path=tmp_path / "g.png", **options)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_generation_labels_errors_and_layouts(dcgan, cgan):
     assert generation_labels(dcgan, 4) == (None, None)
     with pytest.raises(ValueError, match="unconditional"):

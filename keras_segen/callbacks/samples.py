@@ -10,11 +10,13 @@
 Each writes ``<out_dir>/epoch_<NNN>.png`` (``traversal_epoch_<NNN>.png`` too for the VAE
 callback) every ``every`` epochs, and keeps the last file written in ``last_path``.
 """
+import math
 import pathlib
 
 import keras
 import numpy as np
 
+from keras_segen.generation.base import positive_int
 from keras_segen.pictures import generation_labels, image_grid, save_png, translation_rows
 
 
@@ -27,11 +29,15 @@ class _EpochPictures(keras.callbacks.Callback):
             raise ValueError(f"every must be >= 1, got {every}")
         self.out_dir = pathlib.Path(out_dir)
         self.every = int(every)
-        self.scale = int(scale)
+        self.scale = positive_int(scale, "scale")  # refused now, not after an epoch
         self.last_path = None
 
     def on_epoch_end(self, epoch, logs=None):
-        if (epoch + 1) % self.every == 0:
+        # An epoch whose losses went NaN/inf has nothing to draw (its latents would be
+        # refused as non-finite); StopOnNaN reports it and the last good checkpoint stays.
+        diverged = any(isinstance(v, (int, float)) and not math.isfinite(v)
+                       for v in (logs or {}).values())
+        if (epoch + 1) % self.every == 0 and not diverged:
             self.write(epoch + 1)
 
     def write(self, epoch):
@@ -92,7 +98,7 @@ class VAEReconstructions(_EpochPictures):
         self.labels = None if labels is None else np.asarray(labels).reshape(-1)
         if self.labels is not None and len(self.labels) != len(self.images):
             raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels")
-        self.columns = int(columns)
+        self.columns = positive_int(columns, "columns")
         self.traversal_dims = int(traversal_dims)
         self.traversal_steps = int(traversal_steps)
         self.traversal_range = float(traversal_range)

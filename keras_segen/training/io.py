@@ -6,6 +6,7 @@ temporary file beside the target (``.<name>.tmp<pid>``, the names that
 the folder fsynced, so a kill at any moment leaves the old file or the new one.
 """
 import contextlib
+import errno
 import json
 import os
 import pathlib
@@ -18,15 +19,30 @@ def replacing(path, temporary=None):
     on an error it is removed. ``temporary``: its name, when the writer needs a
     particular suffix (``model.save`` wants ``.keras``)."""
     path = pathlib.Path(path)
+    if path.is_dir():  # os.replace would fail only after the whole write
+        raise IsADirectoryError(errno.EISDIR, "Is a directory, not a file to write",
+                                str(path))
     tmp = path.with_name(temporary or f".{path.name}.tmp{os.getpid()}")
     try:
         yield tmp
         _fsync_file(tmp)
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _remove(tmp)
         raise
     _fsync_dir(path.parent)
+
+
+def _remove(tmp) -> None:
+    # Whatever the writer left (a file, or a folder some writers make); a failure here
+    # must not hide the error that got us here.
+    try:
+        if tmp.is_dir() and not tmp.is_symlink():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def write_text_atomic(path, text: str) -> None:

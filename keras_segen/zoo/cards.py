@@ -25,14 +25,22 @@ def card_names() -> list[str]:
     return sorted(path.stem for path in cards_dir().glob("*.json"))
 
 
-def read_card(path) -> dict:
-    """The card in ``path``, checked against the schema (errors name the file)."""
-    path = pathlib.Path(path)
+def read_card_bytes(path) -> bytes:
+    """The bytes of the card file ``path`` (the index records their sha256)."""
     try:
-        card = json.loads(path.read_text())
+        return pathlib.Path(path).read_bytes()
     except FileNotFoundError:
         raise FileNotFoundError(f"zoo card {path} does not exist") from None
-    except json.JSONDecodeError as err:
+
+
+def read_card(path, data=None) -> dict:
+    """The card in ``path`` (or its bytes ``data``, already read), checked against the
+    schema (errors name the file)."""
+    path = pathlib.Path(path)
+    data = read_card_bytes(path) if data is None else data
+    try:
+        card = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"zoo card {path} is not valid JSON: {err}") from err
     check_card(card, where=f"zoo card {path}")
     if card["name"] != path.stem:

@@ -1,6 +1,9 @@
 """``zoo/index.json``: one summary line per card, generated from the cards
 (``keras-segen zoo index``), never edited by hand. ``list_models`` and the ``list``
 command read it; a test fails when it is stale (a card changed after it was written).
+Each line records the sha256 of its card file; ``indexed_card`` (what ``load`` and
+``get_card`` read) refuses a card that differs, so a card and artifact replaced
+together are not trusted.
 """
 import hashlib
 import json
@@ -10,7 +13,8 @@ from keras_segen.kinds import kind_of_arch
 from keras_segen.paths import zoo_dir
 from keras_segen.training.io import write_json_atomic
 from keras_segen.zoo import describe
-from keras_segen.zoo.cards import card_names, card_path, read_card
+from keras_segen.zoo.artifacts import ArtifactIntegrityError
+from keras_segen.zoo.cards import card_names, card_path, read_card, read_card_bytes
 
 INDEX_VERSION = 1
 
@@ -49,8 +53,8 @@ def build_index() -> dict:
     entries = {}
     for name in card_names():
         path = card_path(name)
-        card = read_card(path)
-        entries[name] = entry(card, path.read_bytes())
+        data = read_card_bytes(path)
+        entries[name] = entry(read_card(path, data), data)
     return {"index_version": INDEX_VERSION,
             "generated_by": "keras-segen zoo index",
             "entries": entries}
@@ -82,3 +86,19 @@ def stale_entries() -> list[str]:
     wanted = build_index()["entries"]
     return sorted(name for name in set(on_disk) | set(wanted)
                   if on_disk.get(name) != wanted.get(name))
+
+
+def indexed_card(name, line) -> dict:
+    """The card of entry ``name`` whose index line is ``line``, refused unless its file's
+    sha256 is the one the index records."""
+    path = card_path(name)
+    data = read_card_bytes(path)
+    actual = hashlib.sha256(data).hexdigest()
+    recorded = line.get("card_sha256")
+    if actual != recorded:
+        raise ArtifactIntegrityError(
+            f"zoo card {path} has sha256 {actual} but {index_path()} records {recorded}: "
+            "the card changed after the index was written, so neither it nor its files "
+            "are trusted. Restore the card; maintainers who changed it on purpose "
+            "regenerate the index with: keras-segen zoo index")
+    return read_card(path, data)

@@ -25,6 +25,9 @@ from keras_segen.zoo import loading
 from keras_segen.zoo.artifacts import (
     ArtifactIntegrityError,
     WeightsNotAvailableError,
+    cache_dir,
+    path_in_artifact,
+    repo_dir,
     resolve_artifact,
     sha256_file,
 )
@@ -119,15 +122,46 @@ def feature_model_notes(card) -> list[str]:
     return notes
 
 
+def file_differences(folder, files, name) -> list[str]:
+    """One line per file of ``files`` that ``folder`` (entry ``name``'s artifact) lacks or
+    holds with another size or sha256; every file is checked, not just the first."""
+    lines = []
+    for record in files:
+        path = pathlib.Path(folder) / path_in_artifact(record["path"], name)
+        expected = f"the card says {record['sha256']} ({record['bytes']} bytes)"
+        if not path.is_file():
+            lines.append(f"{record['path']}: missing ({path}); {expected}")
+            continue
+        actual, size = sha256_file(path), path.stat().st_size
+        if actual != record["sha256"] or size != record["bytes"]:
+            lines.append(f"{record['path']}: sha256 {actual} ({size} bytes), {expected}")
+    return lines
+
+
+def _failed(name, started, notes, *, checked=0, differing=()):
+    return {"name": name, "ok": False, "rows": [], "notes": list(notes),
+            "files_checked": checked, "files_differing": list(differing),
+            "seconds": round(time.time() - started, 1)}
+
+
 def verify_entry(name, *, verbose=True) -> dict:
-    """``{"name", "ok", "rows", "notes", "seconds"}`` for one zoo entry."""
+    """``{"name", "ok", "rows", "notes", "files_checked", "files_differing", "seconds"}``
+    for one zoo entry."""
     started = time.time()
-    card = loading.get_card(name)
+    try:
+        card = loading.get_card(name)
+    except ArtifactIntegrityError as err:  # the card is not the one the index records
+        result = _failed(name, started, [str(err)])
+        return _report(result, verbose)
     try:
         folder = resolve_artifact(card)
-    except (ArtifactIntegrityError, WeightsNotAvailableError) as err:
-        result = {"name": name, "ok": False, "rows": [], "notes": [str(err)],
-                  "files_checked": 0, "seconds": round(time.time() - started, 1)}
+    except WeightsNotAvailableError as err:
+        result = _failed(name, started, [str(err)])
+    except ArtifactIntegrityError as err:
+        checked = next((f for f in (repo_dir(card), cache_dir(card)) if f.is_dir()), None)
+        differing = file_differences(checked, card["files"], name) if checked else []
+        result = _failed(name, started, [] if differing else [str(err)],
+                         checked=len(card["files"]) if checked else 0, differing=differing)
     else:
         model = keras.saving.load_model(folder / MODEL_FILE, safe_mode=True)
         recipe = card["recipe"]["config"]
@@ -137,7 +171,11 @@ def verify_entry(name, *, verbose=True) -> dict:
             rows += compare_metrics(expected, measured.get(key, {}), prefix=f"{key}:")
         result = {"name": name, "ok": all(row["ok"] for row in rows), "rows": rows,
                   "notes": feature_model_notes(card), "files_checked": len(card["files"]),
-                  "seconds": round(time.time() - started, 1)}
+                  "files_differing": [], "seconds": round(time.time() - started, 1)}
+    return _report(result, verbose)
+
+
+def _report(result, verbose):
     if verbose:
         print(format_result(result))
     return result
@@ -145,8 +183,16 @@ def verify_entry(name, *, verbose=True) -> dict:
 
 def format_result(result) -> str:
     status = "OK" if result["ok"] else "FAILED"
-    lines = [f"{result['name']}: {status} ({result['files_checked']} files sha256-checked, "
+    differing = result.get("files_differing", [])
+    if differing:
+        files = f"{len(differing)} of {result['files_checked']} files differ from the card"
+    elif result["files_checked"] or result["ok"]:
+        files = f"{result['files_checked']} files sha256-checked"
+    else:
+        files = "files not checked"
+    lines = [f"{result['name']}: {status} ({files}, "
              f"{len(result['rows'])} numbers compared, {result['seconds']} s)"]
+    lines += [f"  {line}" for line in differing]
     for row in result["rows"]:
         if not row["ok"]:
             lines.append(f"  {row['metric']}: card {row['card']!r}, measured "
@@ -157,13 +203,18 @@ def format_result(result) -> str:
 
 def select_entries(names=(), *, cheap=False, max_seconds=CHEAP_SECONDS) -> list[str]:
     """``names`` (checked), or every entry with weights; ``cheap`` keeps those whose
-    build-time evaluation took at most ``max_seconds``."""
-    if names:
-        cards = [loading.get_card(name) for name in names]
-    else:
-        cards = [loading.get_card(name) for name in loading.list_models()]
-        cards = [card for card in cards if card["files"]]
-    if cheap:
-        cards = [card for card in cards
-                 if card.get("evaluation", {}).get("seconds", float("inf")) <= max_seconds]
-    return [card["name"] for card in cards]
+    build-time evaluation took at most ``max_seconds``. A card that differs from the
+    index is kept whatever it says: ``verify_entry`` reports it as failed."""
+    chosen = []
+    for name in names or loading.list_models():
+        try:
+            card = loading.get_card(name)
+        except ArtifactIntegrityError:
+            chosen.append(name)
+            continue
+        if not names and not card["files"]:
+            continue
+        if cheap and card.get("evaluation", {}).get("seconds", float("inf")) > max_seconds:
+            continue
+        chosen.append(name)
+    return chosen

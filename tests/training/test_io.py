@@ -46,3 +46,33 @@ def test_write_json_atomic_writes_numpy_values_and_copy_atomic_copies(tmp_path):
     io.copy_atomic(path, tmp_path / "copy.json")
     assert (tmp_path / "copy.json").read_bytes() == path.read_bytes()
     assert sorted(os.listdir(tmp_path)) == ["copy.json", "metrics.json"]
+
+
+def test_replacing_a_folder_is_refused_before_anything_is_written(tmp_path):
+    (tmp_path / "grid.png").mkdir()
+    wrote = []
+    with pytest.raises(IsADirectoryError) as raised, io.replacing(tmp_path / "grid.png") as tmp:
+        wrote.append(tmp)
+    assert raised.value.filename == str(tmp_path / "grid.png") and wrote == []
+    assert os.listdir(tmp_path) == ["grid.png"]
+    with pytest.raises(IsADirectoryError):
+        io.write_text_atomic(tmp_path / "grid.png", "text")
+    assert os.listdir(tmp_path) == ["grid.png"]
+
+
+def test_a_failed_rename_leaves_no_temporary(tmp_path, monkeypatch):
+    def refuse(source, target):
+        raise PermissionError(13, "Permission denied", str(target))
+
+    monkeypatch.setattr(io.os, "replace", refuse)
+    with pytest.raises(PermissionError):
+        io.write_text_atomic(tmp_path / "metrics.json", "{}")
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_writer_that_made_a_folder_leaves_no_temporary_and_keeps_its_error(tmp_path):
+    with pytest.raises(RuntimeError, match="writer failed"), \
+            io.replacing(tmp_path / "model.keras") as tmp:
+        (tmp / "inner").mkdir(parents=True)  # e.g. a writer that made a folder
+        raise RuntimeError("writer failed")
+    assert os.listdir(tmp_path) == []

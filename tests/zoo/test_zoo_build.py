@@ -108,6 +108,7 @@ def test_verify_passes_then_catches_a_changed_metric(zoo_copy):
     card = keras_segen.get_card(TINY)
     card["metrics"]["bluemarble/test"]["mean_iou"] += 0.01
     cards.write_card(card)
+    index.write_index()  # the card's new hash, as `keras-segen zoo index` records it
     result = verify_entry(TINY, verbose=False)
     assert not result["ok"]
     assert [row["metric"] for row in result["rows"] if not row["ok"]] == [
