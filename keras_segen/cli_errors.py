@@ -8,8 +8,15 @@ import sys
 # bugs (our own checks of users' input raise ValueError). PIL's DecompressionBombError and
 # TensorFlow's InvalidArgumentError are added by ``user_error_types`` when those libraries
 # are loaded (importing TensorFlow only to name its error would slow every command).
-USER_ERRORS = (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError,
-               PermissionError, ValueError, KeyError, RuntimeError)
+
+
+class MissingExtraError(ImportError):
+    """An optional dependency (a ``pip install keras_segen[extra]``) is not installed:
+    the user's environment to fix, so the message says which extra installs it."""
+
+
+USER_ERRORS = (MissingExtraError, FileNotFoundError, FileExistsError, IsADirectoryError,
+               NotADirectoryError, PermissionError, ValueError, KeyError, RuntimeError)
 
 
 def user_error_types() -> tuple:
@@ -52,4 +59,4 @@ def error_message(err: BaseException) -> str:
     return "; ".join(lines) or type(err).__name__
 
 
-__all__ = ["USER_ERRORS", "error_message", "is_user_error", "user_error_types"]
+__all__ = ["MissingExtraError", "USER_ERRORS", "error_message", "is_user_error", "user_error_types"]

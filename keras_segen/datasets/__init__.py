@@ -18,6 +18,8 @@ _LOADERS = {
     "bluemarble_pairs": ("bluemarble", "load_pairs"),
     "fashion_mnist": ("fashion_mnist", "load"),
     "folders": ("folders", "load"),
+    "image_folder": ("image_folder", "load"),  # your images for the generative models
+    "packed": ("packed", "load"),  # keras-segen data pack DIR OUT; load(..., path=OUT)
 }
 
 
@@ -30,7 +32,8 @@ def load(name: str, split: str = "train", **options):
 
     ``name`` is a bundled set (``bluemarble``, ``bluemarble_pairs``, ``fashion_mnist``),
     ``folders`` (your own images + masks; pass ``images_dir``, ``masks_dir``,
-    ``class_names``), or ``tfds:<tfds name>`` for any TFDS set with ``image`` and
+    ``class_names``, or ``root``), ``image_folder`` (your own images for the generative
+    models; ``root``, ``image_size``), or ``tfds:<tfds name>`` for any TFDS set with ``image`` and
     ``segmentation_mask`` features.
     """
     if name.startswith("tfds:"):

@@ -25,8 +25,15 @@ import os
 import pathlib
 
 import numpy as np
-import tensorflow as tf
 
+from keras_segen.datasets.folder_pipeline import (  # noqa: F401 - decode_rgb_* public here
+    GRAY8,
+    GRAY16,
+    PALETTE,
+    decode_rgb_float,
+    decode_rgb_uint8,
+    pair_dataset,
+)
 from keras_segen.datasets.info import IGNORE_LABEL, DatasetInfo
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
@@ -40,7 +47,7 @@ VOC_CLASS_NAMES = [
 ]  # fmt: skip
 
 # Mask encodings, as the decoder's branch index.
-_GRAY8, _GRAY16, _PALETTE = 0, 1, 2
+_GRAY8, _GRAY16, _PALETTE = GRAY8, GRAY16, PALETTE
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -88,9 +95,10 @@ def read_class_names(class_names) -> list[str]:
 def load(
     split: str = "all",
     *,
-    images_dir,
-    masks_dir,
-    class_names,
+    images_dir=None,
+    masks_dir=None,
+    class_names=None,
+    root=None,
     palette=None,
     image_size=None,
     val_fraction: float = 0.0,
@@ -98,6 +106,8 @@ def load(
     seed: int = 0,
     validate: bool = True,
     stems=None,
+    split_seed=None,
+    tile_size=None,
 ):
     """Return ``(tf.data.Dataset, DatasetInfo)`` of ``(image float32 [0,1] HxWx3, mask int32 HxW)``.
 
@@ -105,36 +115,68 @@ def load(
         split: ``"all"``, ``"train"``, ``"val"`` or ``"test"`` (see the module docstring).
         images_dir, masks_dir: the two folders; files are paired by stem.
         class_names: list of names, or a text file with one name per line.
+        root: instead of the three above, a data folder in one of the layouts of
+            ``keras_segen.datasets.own_layout`` (``images/``, ``masks/``,
+            ``classes.txt``, or ``train/`` and ``val/`` folders of them).
         palette: ``[[r, g, b], ...]`` per class for overlays; default: the masks' own
             palette when they are palette PNGs, else the VOC colour map.
         image_size: ``(height, width)`` to resize every example to (nearest neighbour
             for masks) so they can be batched; None keeps native sizes.
         val_fraction, test_fraction: shares of the hash split (flat folders only).
-        seed: salt of the hash split.
+        seed: salt of the hash split, unless ``split_seed`` is given.
+        split_seed: salt of the hash split that wins over ``seed``. The trainer passes
+            its run seed as ``seed`` to the train split only, so a recipe that splits by
+            hash names ``split_seed`` to cut every split with the same salt.
+        tile_size: cut every example into ``tile_size`` x ``tile_size`` tiles covering
+            each pixel once (the edges padded: images 0, masks with the ignore label),
+            so whole images of any size are evaluated in batches.
         validate: read every file once with PIL up front, so corrupt files, size
             mismatches and out-of-range mask values fail now, naming the file, instead
             of mid-epoch. False only checks pairing and mask headers.
         stems: optional list of stems (or a text file with one per line, e.g. VOC's
             ``ImageSets/Segmentation/train.txt``) to use; files not listed are ignored.
     """
+    split_dirs = None
+    if root is not None:
+        from keras_segen.datasets import own_layout
+
+        if images_dir is not None or masks_dir is not None:
+            raise ValueError("folders: give root or images_dir/masks_dir, not both")
+        split_dirs = own_layout.segmentation_dirs(root)
+        images_dir, masks_dir = split_dirs.pop("all", (root, root))
+        if class_names is None:
+            class_names = own_layout.classes_file(root)
+    if images_dir is None or masks_dir is None or class_names is None:
+        raise ValueError("folders: pass images_dir, masks_dir and class_names (or root)")
     names = read_class_names(class_names)
     image_size = check_image_size(image_size)
+    if tile_size is not None and not (isinstance(tile_size, numbers.Integral)
+                                      and not isinstance(tile_size, bool) and tile_size > 0):
+        raise ValueError(f"folders: tile_size must be a positive int, got {tile_size!r}")
+    if tile_size and image_size:
+        raise ValueError("folders: give image_size or tile_size, not both")
+    if split_seed is not None:
+        seed = split_seed
     images_dir, masks_dir = pathlib.Path(images_dir), pathlib.Path(masks_dir)
     for label, folder in (("images_dir", images_dir), ("masks_dir", masks_dir)):
         if not folder.is_dir():
             raise FileNotFoundError(f"{label} not found or not a directory: {folder}")
 
-    pairs = _select_pairs(
-        split, images_dir, masks_dir, val_fraction, test_fraction, seed, _read_stems(stems)
-    )
+    if split_dirs:  # split-first layout: root/<split>/{images,masks}
+        pairs = _split_first_pairs(split, split_dirs, _read_stems(stems))
+    else:
+        pairs = _select_pairs(
+            split, images_dir, masks_dir, val_fraction, test_fraction, seed, _read_stems(stems)
+        )
     formats = [_mask_format(mask) for _, _, mask in pairs]
     color_table = _palette_color_table(pairs, formats)
     palette = _check_palette(palette, len(names), formats)
     if validate:
         _validate_pairs(pairs, formats, len(names))
 
-    ds = _make_dataset(pairs, formats, color_table, image_size)
-    height, width = image_size if image_size else (None, None)
+    ds = pair_dataset(pairs, [encoding for encoding, _ in formats], color_table, image_size,
+                      tile_size)
+    height, width = (tile_size, tile_size) if tile_size else image_size or (None, None)
     info = DatasetInfo(
         name="folders",
         split=split,
@@ -202,14 +244,26 @@ def _select_pairs(split, images_dir, masks_dir, val_fraction, test_fraction, see
     chosen = [p for p in pairs if _hash_split(p[0], seed, val_fraction, test_fraction) == split]
     if not chosen:
         raise ValueError(
-            f"folders: split {split!r} is empty ({len(pairs)} pairs in {images_dir}, "
-            f"val_fraction={val_fraction}, test_fraction={test_fraction}); use split='all' "
-            "or set the fractions"
+            f"folders: split {split!r} is empty: the file-name hash split (seed {seed}, "
+            f"val_fraction={val_fraction}, test_fraction={test_fraction}) puts none of the "
+            f"{len(pairs)} pairs in {images_dir} there; add files, change the seed or the "
+            f"fractions, or make {split}/ folders under {images_dir.name}/ and "
+            f"{masks_dir.name}/ (or use split='all')"
         )
     return chosen
 
 
-def _hash_split(stem, seed, val_fraction, test_fraction):
+def _split_first_pairs(split, split_dirs, stems):
+    if split not in ("all", *SPLIT_DIRS):
+        raise ValueError(f"folders: unknown split {split!r}; use 'all', 'train', 'val' or 'test'")
+    if split != "all" and split not in split_dirs:
+        raise FileNotFoundError(f"folders: no {split} folder in {sorted(split_dirs)}")
+    wanted = list(split_dirs) if split == "all" else [split]
+    return [pair for name in wanted for pair in _pair_files(*split_dirs[name], stems)]
+
+
+def hash_split(stem, seed, val_fraction, test_fraction):
+    """``"train"``, ``"val"`` or ``"test"`` for ``stem``: fixed per (seed, stem)."""
     digest = hashlib.sha256(f"{seed}/{stem}".encode()).hexdigest()
     u = int(digest[:15], 16) / 16**15  # uniform in [0, 1), fixed per (seed, stem)
     if u < test_fraction:
@@ -217,6 +271,9 @@ def _hash_split(stem, seed, val_fraction, test_fraction):
     if u < test_fraction + val_fraction:
         return "val"
     return "train"
+
+
+_hash_split = hash_split
 
 
 def _files_by_stem(folder, extensions, what):
@@ -407,57 +464,7 @@ def _check_pair(image_path, mask_path, fmt, num_classes):
     return None
 
 
-# -- the tf.data pipeline ------------------------------------------------------------
-
-
-def _make_dataset(pairs, formats, color_table, image_size):
-    image_paths = [str(image) for _, image, _ in pairs]
-    mask_paths = [str(mask) for _, _, mask in pairs]
-    encodings = [encoding for encoding, _ in formats]
-    # A never-matching table when no mask is a palette PNG keeps all three branches valid.
-    keys, values = color_table if color_table is not None else (np.array([-1]), np.array([0]))
-    keys, values = tf.constant(keys, tf.int64), tf.constant(values, tf.int64)
-
-    def decode_gray8(raw):
-        return tf.cast(tf.io.decode_png(raw, channels=1)[..., 0], tf.int32)
-
-    def decode_gray16(raw):
-        return tf.cast(tf.io.decode_png(raw, channels=1, dtype=tf.uint16)[..., 0], tf.int32)
-
-    def decode_palette(raw):
-        # TF expands palette PNGs to RGB; map each colour back to its palette index.
-        rgb = tf.cast(tf.io.decode_png(raw, channels=3), tf.int64)
-        flat = tf.reshape(rgb[..., 0] * 65536 + rgb[..., 1] * 256 + rgb[..., 2], [-1])
-        pos = tf.minimum(tf.searchsorted(keys, flat), tf.size(keys) - 1)
-        found = tf.equal(tf.gather(keys, pos), flat)
-        index = tf.where(found, tf.gather(values, pos), tf.constant(IGNORE_LABEL, tf.int64))
-        return tf.reshape(tf.cast(index, tf.int32), tf.shape(rgb)[:2])
-
-    def decode(image_path, mask_path, encoding):
-        image = tf.io.decode_image(
-            tf.io.read_file(image_path), channels=3, dtype=tf.float32, expand_animations=False
-        )
-        raw = tf.io.read_file(mask_path)
-        mask = tf.switch_case(
-            encoding,
-            [lambda: decode_gray8(raw), lambda: decode_gray16(raw), lambda: decode_palette(raw)],
-        )
-        tf.debugging.Assert(
-            tf.reduce_all(tf.equal(tf.shape(image)[:2], tf.shape(mask))),
-            ["folders: image and mask sizes differ:", image_path, mask_path],
-        )
-        if image_size:
-            image = tf.image.resize(image, image_size, method="bilinear", antialias=True)
-            mask = tf.image.resize(mask[..., None], image_size, method="nearest")[..., 0]
-        height, width = image_size if image_size else (None, None)
-        image.set_shape([height, width, 3])
-        mask.set_shape([height, width])
-        return image, mask
-
-    ds = tf.data.Dataset.from_tensor_slices(
-        (image_paths, mask_paths, tf.constant(encodings, tf.int32))
-    )
-    return ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+# -- palette and size options ----------------------------------------------------
 
 
 def _check_palette(palette, num_classes, formats):
@@ -487,4 +494,5 @@ def check_image_size(image_size):
     return size
 
 
-__all__ = ["IMAGE_EXTENSIONS", "VOC_CLASS_NAMES", "default_palette", "load", "read_class_names"]
+__all__ = ["IMAGE_EXTENSIONS", "VOC_CLASS_NAMES", "decode_rgb_float", "decode_rgb_uint8",
+           "default_palette", "hash_split", "load", "read_class_names"]

@@ -39,6 +39,26 @@ def zoo_feature_model(name, why, how) -> pathlib.Path:
     return folder / MODEL_FILE
 
 
+class FeatureModelUnfit(ValueError):
+    """The feature model can't read these images (other channels, or another size it
+    won't resize to): FID/KID/IS on them would be meaningless or fail."""
+
+
+def check_fits(extractor, image_shape, where="the held-out images"):
+    """Raise ``FeatureModelUnfit`` unless ``extractor`` reads images of ``image_shape``
+    (``[H, W, C]``; grey images may feed a 3-channel model)."""
+    height, width, channels = extractor.image_shape
+    shape = tuple(image_shape) if len(image_shape) == 3 else (*image_shape, 1)
+    fits_channels = shape[2] == channels or (shape[2] == 1 and channels == 3)
+    fits_size = tuple(shape[:2]) == (height, width) or extractor.resize
+    if not (fits_channels and fits_size):
+        model = getattr(extractor, "model_path", None) or extractor.model.name
+        raise FeatureModelUnfit(
+            f"the feature model {model} reads {height}x{width}x{channels} images, "
+            f"{where} are {'x'.join(str(s) for s in shape)}; give the recipe's "
+            "evaluation.classifier a feature model for this data")
+
+
 def feature_classifier(classifier=None) -> FeatureExtractor:
     """A ``FeatureExtractor`` reading images in [0, 1] from a classifier given as a
     ``FeatureExtractor``, a ``keras.Model``, a ``.keras`` path, or None (the zoo's

@@ -157,6 +157,8 @@ _ARGS_DOC = """
 # ``WITHOUT_PRETRAINED`` (an empty dict when it has none), so the zoo needs no
 # per-architecture knowledge of where weights come from.
 WITHOUT_PRETRAINED = {"load_pretrained": False}
+# The kwargs naming where pretrained weights come from (``load(weights="backbone")``).
+PRETRAINED_KWARGS = ("vgg_weights",)
 
 
 def _fcn_variant(variant, summary):
@@ -172,6 +174,7 @@ def _fcn_variant(variant, summary):
     builder.__name__ = builder.__qualname__ = f"fcn{variant}s"
     builder.__doc__ = summary + _ARGS_DOC
     builder.WITHOUT_PRETRAINED = WITHOUT_PRETRAINED
+    builder.PRETRAINED_KWARGS = PRETRAINED_KWARGS
     return register_architecture(builder.__name__, task="segmentation")(builder)
 
 

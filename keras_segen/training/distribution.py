@@ -142,6 +142,19 @@ def describe(strategy) -> dict:
     }
 
 
+def input_share(strategy):
+    """A context in which file-based loaders read this worker's share of their files
+    (``datasets.sharding``): worker index = position in the cluster, chief first."""
+    from keras_segen.datasets.sharding import worker_share
+
+    task_type, task_id, cluster = _task(strategy)
+    workers = num_workers(strategy)
+    if task_type is None or workers == 1:
+        return contextlib.nullcontext()
+    index = 0 if task_type == "chief" else int(task_id) + len(cluster.get("chief", ()))
+    return worker_share(workers, index)
+
+
 def check_global_batch(batch_size, strategy, where=""):
     """ValueError unless the global batch splits evenly over the replicas (uneven
     shares would weight the replicas' gradients unequally)."""

@@ -169,6 +169,18 @@ def _classes(v):
     return v
 
 
+INIT_WEIGHTS = ("zoo", "backbone")
+
+
+def _init(v):
+    """Where a run's weights start: ``{"from": ZOO_NAME, "weights": "zoo"|"backbone"}``."""
+    shape = ('an object {"from": "<zoo name>", "weights": "zoo" or "backbone"}')
+    if not (isinstance(v, dict) and set(v) == {"from", "weights"}
+            and isinstance(v["from"], str) and v["from"] and v["weights"] in INIT_WEIGHTS):
+        raise _Bad(shape)
+    return v
+
+
 def _license(v):
     if isinstance(v, str):
         return v
@@ -185,6 +197,7 @@ TOP_FIELDS = {
     "evaluation": (None, False), "imports": (_imports, False),
     "classes": (_classes, False), "license": (_license, False),
     "description": (_text, False), "trainer": (_object, False),
+    "init": (_optional(_init), False),
 }
 DATASET_FIELDS = {
     "name": (_str, True), "options": (_object, False), "train_options": (_object, False),

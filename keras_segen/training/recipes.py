@@ -3,8 +3,9 @@ checked record with one set of defaults.
 
 A recipe holds ``name``, ``task``, ``arch``, ``kwargs`` (builder arguments), ``dataset``
 (:class:`DatasetSpec`), ``train`` (:class:`TrainSpec`), optionally ``evaluation``
-(:class:`EvaluationSpec`), ``imports`` (modules that register users' architectures) and
-the free-form card fields ``classes``, ``license``, ``description`` and ``trainer``.
+(:class:`EvaluationSpec`), ``imports`` (modules that register users' architectures),
+``init`` (start from a zoo entry's weights: ``{"from": NAME, "weights": "zoo" or
+"backbone"}``, see :mod:`keras_segen.training.own_data`) and the free-form card fields ``classes``, ``license``, ``description`` and ``trainer``.
 
 :func:`read_recipe` gives a :class:`Recipe`; every field is checked when it is read and
 a bad one raises :class:`RecipeError`, one line naming the file and the field::
@@ -111,6 +112,8 @@ class Recipe:
     license: str | dict | None = None
     description: str | None = None
     trainer: dict | None = None
+    # Start from a zoo entry's weights (``recipe_checks.INIT_WEIGHTS``); None: fresh.
+    init: dict | None = None
     source: str = dataclasses.field(default="", compare=False)
     _data: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
 

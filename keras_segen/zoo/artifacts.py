@@ -121,10 +121,15 @@ def resolve_artifact(card) -> pathlib.Path:
         reason = (f"a recipe-only entry: its data, {data}, is not on this machine; "
                   "the card's dataset.prepare says how to get it" if card["dataset"].get("prepare")
                   else "it has not been built yet")
+        from keras_segen.zoo.loading import has_pretrained_backbone
+
+        backbone = (f"load({name!r}, weights=\"backbone\") gives it with its pretrained "
+                    "backbone and a fresh head, ready to fine-tune; "
+                    if has_pretrained_backbone(card["arch"], card["kwargs"]) else "")
         raise WeightsNotAvailableError(
             f"zoo entry {name!r} has no trained weights here ({reason}). To "
-            f"{build_hint(card)}. load({name!r}, weights=False) gives the untrained "
-            "architecture."
+            f"{build_hint(card)}. {backbone}load({name!r}, weights=False) gives the "
+            "untrained architecture."
         )
     for folder in (repo_dir(card), cache_dir(card)):
         if folder.is_dir():

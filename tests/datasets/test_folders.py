@@ -239,3 +239,58 @@ def test_default_palette_starts_with_the_voc_colours():
     assert palette[:3] == [[0, 0, 0], [128, 0, 0], [0, 128, 0]]
     assert palette[15] == [192, 128, 128]  # person
     assert len({tuple(c) for c in folders.default_palette(255)}) == 255
+
+
+# -- own-data layouts, WebP, tiles, split seed (issue 12) ------------------------------
+
+
+def test_webp_images_decode_inside_tf_data(tmp_path):
+    # decode_image(dtype=float32) fails on WebP in tf.data ("WebP only supports uint8").
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    pixels = np.random.default_rng(0).integers(0, 256, (H, W, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(images / "a.webp", lossless=True)
+    Image.fromarray(np.ones((H, W), np.uint8)).save(masks / "a.png")
+    ds, _ = folders.load(images_dir=images, masks_dir=masks, class_names=CLASSES)
+    (image, mask), = list(ds)
+    np.testing.assert_allclose(image.numpy(), pixels / 255.0, atol=1e-6)
+    assert (mask.numpy() == 1).all()
+
+
+def test_split_first_root_layout(tmp_path):
+    for split, count in (("train", 3), ("val", 2)):
+        (tmp_path / split / "images").mkdir(parents=True)
+        (tmp_path / split / "masks").mkdir()
+        for i in range(count):
+            _write_pair(tmp_path / split / "images", tmp_path / split / "masks",
+                        f"{split}{i}", i)
+    (tmp_path / "classes.txt").write_text("\n".join(CLASSES))
+    for split, count in (("train", 3), ("val", 2), ("all", 5)):
+        _, info = folders.load(split, root=tmp_path)
+        assert info.num_examples == count and info.class_names == CLASSES
+    with pytest.raises(FileNotFoundError, match="no test folder"):
+        folders.load("test", root=tmp_path)
+
+
+def test_tile_size_covers_every_pixel_once(data):
+    ds, info = _load(data, tile_size=8)  # 10x12 images -> 2x2 tiles, padded with 255
+    tiles = list(ds)
+    assert len(tiles) == 4 * info.num_examples and info.image_shape == (8, 8, 3)
+    stem = info.extra["stems"][0]
+    masks = np.stack([m.numpy() for _, m in tiles[:4]])
+    whole = np.block([[masks[0], masks[1]], [masks[2], masks[3]]])
+    np.testing.assert_array_equal(whole[:H, :W], data["truth"][stem])
+    assert (whole[H:] == 255).all() and (whole[:, W:] == 255).all()
+
+
+def test_split_seed_wins_over_the_run_seed(tmp_path):
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    for i in range(20):
+        _write_pair(images, masks, f"s{i}", i)
+    args = dict(images_dir=images, masks_dir=masks, class_names=CLASSES, val_fraction=0.3)
+    val = folders.load("val", **args, split_seed=1, seed=0)[1].extra["stems"]
+    train = folders.load("train", **args, split_seed=1, seed=7)[1].extra["stems"]
+    assert val and not set(val) & set(train) and len(val) + len(train) == 20

@@ -8,7 +8,12 @@ WEIGHTS_NPZ so the test can check that the workers stayed in lockstep.
 
 ``ASK_TO_STOP="INDEX:N"``: worker INDEX alone asks ``fit`` to stop after its N-th batch
 (as a wall-clock budget running out on one machine would).
+
+``READ_LOG=PREFIX``: before ``fit``, read one epoch of the training data as ``fit``
+distributes it and write the sha256 of each image this worker got to PREFIX<index>.json
+(tests/distribute/test_packed_multi_worker.py).
 """
+import hashlib
 import json
 import os
 import sys
@@ -32,6 +37,16 @@ class AskToStop(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def log_reads(strategy, dataset, path):
+    """One epoch of ``dataset`` distributed as Keras' fit does it; each local image's sha256."""
+    seen = []
+    for images, _ in strategy.experimental_distribute_dataset(dataset):
+        for local in strategy.experimental_local_results(images):
+            seen += [hashlib.sha256(image.tobytes()).hexdigest() for image in local.numpy()]
+    with open(path, "w") as handle:
+        json.dump(seen, handle)
+
+
 def main(recipe_path, out_dir, weights_path):
     fit = keras.Model.fit
     index = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
@@ -40,6 +55,8 @@ def main(recipe_path, out_dir, weights_path):
     def fit_then_dump(model, *args, **kwargs):
         if stopper and int(stopper) == index:  # first, so the trainer's callbacks see it
             kwargs["callbacks"] = [AskToStop(int(after)), *kwargs.get("callbacks", [])]
+        if os.environ.get("READ_LOG"):
+            log_reads(model.distribute_strategy, args[0], f"{os.environ['READ_LOG']}{index}.json")
         history = fit(model, *args, **kwargs)
         np.savez(weights_path, **{f"{i}:{v.path}": v.numpy() for i, v in enumerate(model.weights)})
         return history

@@ -191,3 +191,17 @@ def test_pix2pix_without_segmenter_and_bad_data(classifier):
     with pytest.raises(ValueError,
                        match="measures adversarial models; got a model of kind 'image_to_image'"):
         evaluator.evaluate(model)
+
+
+def test_a_feature_model_that_cannot_read_the_images_is_named(classifier):
+    from keras_segen.evaluation.feature_models import FeatureModelUnfit
+
+    colour = RNG.uniform(0, 1, (8, 32, 32, 3)).astype(np.float32)  # own RGB data
+    vae = keras_segen.build("vae", image_shape=(32, 32, 3), latent_dim=2, base_filters=4,
+                            hidden_units=4)
+    results = evaluate_generator(vae, (colour, None), classifier=classifier)
+    assert "fid" not in results and math.isfinite(results["psnr"])
+    assert "reads 28x28x1 images, the held-out images are 32x32x3" in results["notes"][0]
+    gan = keras_segen.build("dcgan", image_shape=(32, 32, 3), latent_dim=4, base_filters=4)
+    with pytest.raises(FeatureModelUnfit, match="evaluation.classifier"):
+        evaluate_generator(gan, (colour * 2 - 1, None), classifier=classifier)

@@ -156,11 +156,13 @@ def test_nan_loss_stops_the_run_with_a_clear_error(tmp_path, classifier_path):
 
 
 def test_missing_classifier_is_recorded_not_raised(tmp_path, monkeypatch):
+    (tmp_path / "empty_zoo").mkdir()
     monkeypatch.setenv("KERAS_SEGEN_ZOO", str(tmp_path / "empty_zoo"))
-    results = train_generation(_recipe("dcgan", None, epochs=1, steps_per_epoch=1), tmp_path,
+    run = tmp_path / "run"
+    results = train_generation(_recipe("dcgan", None, epochs=1, steps_per_epoch=1), run,
                                verbose=0)
     assert "train_feature_classifier.py" in results["fashion_mnist/test"]["error"]
-    assert (tmp_path / "model.keras").is_file() and (tmp_path / "metrics.json").is_file()
+    assert (run / "model.keras").is_file() and (run / "metrics.json").is_file()
     assert results["trained_with"]["epochs_run_this_session"] == 1
 
 

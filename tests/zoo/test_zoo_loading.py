@@ -117,3 +117,16 @@ def test_load_trained_names_the_train_command_for_recipes_outside_the_zoo():
 
     with pytest.raises(FileNotFoundError, match="keras-segen train pixel_baseline_bluemarble"):
         load_trained("pixel_baseline_bluemarble")
+
+
+@pytest.mark.parametrize("arguments, named", [
+    ({"num_classes": 2.5}, "num_classes must be an int .* got 2.5"),
+    ({"num_classes": True}, "num_classes must be an int .* got True"),
+    ({"num_classes": "3"}, "num_classes must be an int .* got '3'"),
+    ({"weights": "no"}, "weights must be True, False or \"backbone\", got 'no'"),
+    ({"weights": 1}, "weights must be True, False or \"backbone\", got 1"),
+])
+def test_wrong_argument_types_are_refused(arguments, named):
+    # Before: num_classes=2.5 built 2 classes and weights="no" loaded the weights.
+    with pytest.raises(ValueError, match=named):
+        keras_segen.load("unet_bluemarble", **arguments)
