@@ -13,7 +13,10 @@
 import os as _os
 
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from keras_segen import tf_logging as _tf_logging  # noqa: E402
+
+_tf_logging.before_tensorflow()  # before TensorFlow's first import: its start-up lines
 
 from keras_segen.registry import (  # noqa: E402
     build, list_architectures, register_architecture)

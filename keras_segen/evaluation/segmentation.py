@@ -54,8 +54,13 @@ def evaluate_segmentation(model, dataset, class_names, *, batch_size=64,
     def update(images, masks):
         metric.update_state(masks, model(images, training=False))
 
+    from keras_segen.progress import progress_bar
+
+    batches = int(dataset.cardinality())
+    bar = progress_bar(batches if batches > 0 else None, "batch")
     for images, masks in dataset:
         update(images, masks)
+        bar.add(1)
     return summarize_confusion(np.asarray(metric.confusion_matrix()), class_names)
 
 

@@ -10,7 +10,7 @@ The hooks fall in five groups:
 * compile: ``compile(model, train_cfg, class_names, class_weights)``;
 * training (the one trainer, ``keras_segen.training.trainer``, calls them in order):
   ``load_training_data`` -> ``pipelines`` -> ``checkpoint_monitor`` / ``nan_monitors``
-  / ``picture_callbacks`` -> ``evaluate_run`` -> ``summary``;
+  / ``picture_callbacks`` / ``reporter`` -> ``evaluate_run`` -> ``summary``;
 * evaluation: ``evaluate`` (one split, ``keras-segen evaluate``) and ``format_results``;
 * zoo cards: ``evaluated_splits``, ``classes_used_as``, ``io_records``,
   ``write_samples``, ``feature_model_paths``, ``baselines``;
@@ -71,6 +71,14 @@ class ModelKind:
     def picture_callbacks(self, model, out, recipe, data, seed) -> list:
         """Callbacks drawing what the model does while it trains (overlays, samples)."""
         return []
+
+    def reporter(self, recipe, data=None, *, split=None):
+        """What ``OUT/report.html`` shows (a ``keras_segen.reports.RunReporter``): built
+        once per run from the training ``data``, or (``data`` None: ``keras-segen
+        report``, ``evaluate --report``) from the recipe's ``split``."""
+        from keras_segen.reports import RunReporter
+
+        return RunReporter(recipe)
 
     def evaluate_run(self, model, recipe, data) -> dict:
         """``{"<dataset>/<split>": metrics, ...}`` of a finished run's model."""

@@ -1,6 +1,7 @@
 """What the generative kinds share: data from the recipe's splits, one checkpoint per
 epoch, NaN guards on every loss tracker, FID/KID-style evaluation of the test split
 (``keras_segen.evaluation.generation``) and the generation zoo card fields."""
+from keras_segen.evaluation.feature_models import FeatureModelUnfit
 from keras_segen.kinds.base import ModelKind, TrainingData, metrics_key, split_names
 
 
@@ -51,6 +52,20 @@ class GenerativeKind(ModelKind):
         cfg = recipe["train"].get("samples", {})
         return cfg, int(cfg.get("every", 1)), int(cfg.get("seed", seed))
 
+    def reporter(self, recipe, data=None, *, split=None):
+        """Curves, FID, the run's per-epoch pictures and, for kinds that sample a prior,
+        the nearest training images of samples drawn with the pictures' seed."""
+        from keras_segen.datasets.recipe_data import load_recipe_split
+        from keras_segen.reports.generation import GenerationReporter, training_images
+
+        _, _, seed = self.picture_settings(recipe, int(recipe["train"].get("seed", 0)))
+        train = None
+        if self.samples_from_prior:
+            dataset = data.train if data is not None else load_recipe_split(
+                recipe, split_names(recipe)["train"], training=True)[0]
+            train = training_images(dataset, self.data_range)
+        return GenerationReporter(recipe, train, seed=seed)
+
     def evaluate_run(self, model, recipe, data):
         """The test split's metrics and baselines. A missing feature model (classifier /
         segmenter) is recorded, not raised: the trained model is already saved and the
@@ -59,7 +74,7 @@ class GenerativeKind(ModelKind):
         results = {"class_names": data.class_names}
         try:
             metrics = self.evaluate(model, recipe, split_names(recipe)["test"])
-        except FileNotFoundError as err:
+        except (FileNotFoundError, FeatureModelUnfit) as err:
             print(f"evaluation skipped: {err}")
             return {**results, key: {"error": str(err)}}
         baselines = metrics.pop("baselines", None)

@@ -32,9 +32,11 @@ def segmentation_metrics(class_names):
 def overlay_tiles(val_ds, count):
     """``count`` fixed val tiles worth looking at: half from tiles holding every class,
     the rest spread evenly over the tiles holding at least two."""
-    mixed, complete = [], []
+    mixed, complete, plain = [], [], []
     for image, mask in val_ds.as_numpy_iterator():
         present = len(np.unique(mask))
+        if len(plain) < count:
+            plain.append((image, mask))
         if present >= 2:
             mixed.append((image, mask))
         if present >= 3:
@@ -42,8 +44,10 @@ def overlay_tiles(val_ds, count):
     chosen = complete[:: max(1, len(complete) // max(1, count // 2))][: count // 2]
     rest = count - len(chosen)
     chosen += mixed[:: max(1, len(mixed) // max(1, rest))][:rest]
+    if not chosen:  # own data can hold single-class tiles only: show the first ones
+        chosen = plain
     if not chosen:
-        raise ValueError("the validation split holds no tile with two or more classes")
+        raise ValueError("the validation split holds no tiles")
     images, masks = zip(*chosen)
     return np.stack(images), np.stack(masks)
 
@@ -107,7 +111,20 @@ class SegmentationKind(ModelKind):
         from keras_segen.callbacks import SegmentationOverlay
 
         images, masks = overlay_tiles(data.val, int(recipe["train"].get("overlay_tiles", 6)))
-        return [SegmentationOverlay(images, masks, data.info.palette, str(out / "overlays"))]
+        return [SegmentationOverlay(images, masks, data.info.palette, str(out / "overlays"),
+                                    class_names=data.class_names)]
+
+    def reporter(self, recipe, data=None, *, split=None):
+        from keras_segen.reports.segmentation import SegmentationReporter, report_tiles
+
+        split = split or split_names(recipe)["val"]
+        if data is not None and split == split_names(recipe)["val"]:
+            dataset, info = data.val, data.info
+        else:
+            dataset, info = load_recipe_split(recipe, split)
+        images, masks = report_tiles(dataset)
+        return SegmentationReporter(recipe, info.class_names, info.palette, images, masks,
+                                    split=split)
 
     def evaluate_run(self, model, recipe, data):
         results = {"class_names": data.class_names, "palette": data.info.palette}

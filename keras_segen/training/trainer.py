@@ -21,6 +21,7 @@ epoch (``--epochs`` larger than before continues a finished run); a damaged
 """
 import contextlib
 import pathlib
+import sys
 import time
 
 import keras
@@ -35,9 +36,11 @@ from keras_segen.callbacks.checkpoint import (
     resume_threshold,
     save_model_atomic,
 )
+from keras_segen.callbacks.report import RunReport, finish_reports
 from keras_segen.kinds import kind_of_recipe
 from keras_segen.training import distribution
 from keras_segen.training.io import write_json_atomic
+from keras_segen.training.own_data import apply_init
 from keras_segen.training.precision import precision_policy, resolve_precision
 from keras_segen.training.provenance import trained_with
 from keras_segen.training.run_folder import claim_run_folder
@@ -77,6 +80,10 @@ def _callbacks(kind, model, work, recipe, data, seed, strategy):
         ResumableCSVLogger(work / "history.csv"),
         keras.callbacks.TensorBoard(str(work / "logs"), write_graph=False),
         *kind.picture_callbacks(model, work, recipe, data, seed),
+        # After the history logger and the pictures: the page shows this epoch's. On
+        # every worker, like the pictures: its predictions are collective under
+        # MultiWorkerMirroredStrategy (a worker's `work` is a scratch folder).
+        RunReport(kind.reporter(recipe, data), work),
         *nan_guards,
         *([timer] if timer else []),
         *distribution.distribution_callbacks(strategy),
@@ -84,7 +91,16 @@ def _callbacks(kind, model, work, recipe, data, seed, strategy):
     return found, nan_guards, timer
 
 
-def run_training(recipe: dict, out_dir, *, verbose: int = 2, strategy=None,
+def progress_verbosity(verbose="auto") -> int:
+    """``fit``'s ``verbose``: ``"auto"`` is Keras' progress bar (1) when stdout is a
+    terminal and one line per epoch (2) otherwise (a log file, CI), where a bar's
+    carriage returns would fill the log; 0, 1, 2 are kept."""
+    if verbose == "auto":
+        return 1 if sys.stdout.isatty() else 2
+    return int(verbose)
+
+
+def run_training(recipe: dict, out_dir, *, verbose="auto", strategy=None,
                  overwrite: bool = False) -> dict:
     """Train ``recipe`` (a checked recipe dict) into ``out_dir``; returns the metrics
     dict also written to ``out_dir/metrics.json``.
@@ -115,12 +131,16 @@ def run_training(recipe: dict, out_dir, *, verbose: int = 2, strategy=None,
             if verbose and any(notes):
                 print(" ".join(note for note in notes if note))
         keras.utils.set_random_seed(seed)
-        data = kind.load_training_data(recipe, seed)
+        with distribution.input_share(strategy):  # a data pack: this worker's shards
+            data = kind.load_training_data(recipe, seed)
         resumable = ("backup", "history.csv")
         with distribution.worker_output_dir(out, strategy, read_from_chief=resumable) as work, \
                 precision_policy(precision):
             with strategy.scope():
                 model = registry.build(recipe["arch"], **recipe["kwargs"])
+                # A run from a zoo entry starts from its weights; a resumed run's backup,
+                # restored by fit, then replaces them with the run's own.
+                apply_init(model, recipe)
                 if strategy.num_replicas_in_sync > 1:
                     distribution.synchronize_batch_norm(model)
                 kind.compile(model, train_cfg, data.class_names, data.class_weights)
@@ -132,7 +152,7 @@ def run_training(recipe: dict, out_dir, *, verbose: int = 2, strategy=None,
             history = model.fit(
                 train_pipe, validation_data=val_pipe, epochs=int(train_cfg["epochs"]),
                 steps_per_epoch=steps, callbacks=callback_list,
-                verbose=verbose if chief else 0, shuffle=False,
+                verbose=progress_verbosity(verbose) if chief else 0, shuffle=False,
             )
             fit_seconds = time.time() - fit_started
             reasons = [guard.reason for guard in nan_guards if guard.reason]
@@ -158,6 +178,7 @@ def run_training(recipe: dict, out_dir, *, verbose: int = 2, strategy=None,
         results["trained_with"] = trained_with(
             model=trained, wall_seconds=time.time() - started, **provenance)
         write_json_atomic(out / "metrics.json", results)
+        finish_reports(callback_list, trained)  # the page with the held-out numbers
     if verbose:
         print(kind.summary(results, recipe))
     return results

@@ -271,7 +271,9 @@ def build_entry(name, *, from_run=None, from_model=None, time_budget=None, run_d
     stored = load_recipe(name)
     if stored["name"] != name:
         raise ValueError(f"recipe {name} names itself {stored['name']!r}")
-    overrides = {"time_budget_s": float(time_budget)} if time_budget else {}
+    if time_budget is not None and not time_budget > 0:  # 0 is not "no budget"
+        raise ValueError(f"time_budget must be a positive number of seconds, got {time_budget}")
+    overrides = {"time_budget_s": float(time_budget)} if time_budget is not None else {}
     recipe = with_overrides(stored, **overrides)  # what trains; the card keeps `stored`
     started = time.time()
 
@@ -298,8 +300,12 @@ def build_entry(name, *, from_run=None, from_model=None, time_budget=None, run_d
     staging = root / f".{name}.build{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
+    from keras_segen.progress import progress_bar
+
+    stages = progress_bar(4, "stage")  # package, evaluate, samples, export
     try:
         model = package_model(model_path, recipe, staging / MODEL_FILE)
+        stages.add(1)
         classes = describe.classes_record(recipe, run_record.get("class_names"),
                                           run_record.get("palette"))
         names = classes["names"]
@@ -309,6 +315,7 @@ def build_entry(name, *, from_run=None, from_model=None, time_budget=None, run_d
         evaluated = time.time()
         metrics = _portable(evaluate_entry(model, recipe, names))
         seconds = round(time.time() - evaluated, 1)
+        stages.add(1)
         # The run's baselines are reused only when its numbers reproduce: otherwise they
         # were measured on another scale (e.g. FID features of an older segmenter).
         agree = _check_against_run(metrics, run_record)
@@ -317,6 +324,7 @@ def build_entry(name, *, from_run=None, from_model=None, time_budget=None, run_d
                       "splits": describe.evaluated_splits(recipe),
                       "feature_models": _feature_models(recipe)}
         write_samples(model, recipe, classes, staging)
+        stages.add(1)
 
         trained_with = dict(run_record.get("trained_with") or {})
         trained_with["build_seconds"] = round(time.time() - started, 1)
@@ -326,6 +334,7 @@ def build_entry(name, *, from_run=None, from_model=None, time_budget=None, run_d
                          baselines=_portable(baselines) or None, evaluation=evaluation, url=url)
         draft = make_card(stored, files=file_records(staging, name), **card_args)
         export_serving(model, staging, draft, names)
+        stages.add(1)
         card = make_card(stored, files=file_records(staging, name), **card_args)
         final = publish(staging, card)
     finally:
