@@ -46,6 +46,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_segen.layers.sampling import SEED_MODULUS, fold_seed
+from keras_segen.progress import progress_bar
 
 
 
@@ -144,10 +145,14 @@ class GenerativeModel(keras.Model):
         z = self.sample_latents(num_images, seed)
         labels = self.labels_to_generate(labels, num_images)
         batches = []
+        # 10,000 samples for FID take a while: a bar on a terminal (quiet in a log).
+        bar = progress_bar(num_images, "image") if num_images > batch_size else None
         for start in range(0, num_images, batch_size):
             stop = min(start + batch_size, num_images)
             batch_labels = None if labels is None else labels[start:stop]
             batches.append(self.generate_batch(z[start:stop], batch_labels))
+            if bar is not None:
+                bar.add(stop - start)
         return np.concatenate(batches, axis=0).astype(np.float32)
 
     def generate_batch(self, z, labels):

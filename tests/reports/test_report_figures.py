@@ -132,3 +132,17 @@ def test_progress_bars_only_on_a_terminal(monkeypatch):
     monkeypatch.setattr(sys, "stdout", _Stream(False))
     assert progress_verbosity("auto") == 2  # one line per epoch in a log
     assert progress_verbosity(0) == 0
+
+
+def test_sampling_many_images_shows_a_bar_on_a_terminal(monkeypatch):
+    import keras_segen
+
+    model = keras_segen.build("dcgan", image_shape=(16, 16, 1), latent_dim=4, base_filters=4)
+    terminal = _Stream(True)
+    monkeypatch.setattr(sys, "stdout", terminal)
+    assert model.generate(5, seed=0, batch_size=2).shape == (5, 16, 16, 1)
+    assert "5/5" in terminal.getvalue()  # the bar counted every image
+    log = _Stream(False)
+    monkeypatch.setattr(sys, "stdout", log)
+    model.generate(5, seed=0, batch_size=2)
+    assert log.getvalue() == ""
