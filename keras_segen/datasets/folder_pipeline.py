@@ -81,13 +81,7 @@ def pair_dataset(pairs, encodings, color_table, image_size=None, tile_size=None)
             tf.reduce_all(tf.equal(tf.shape(image)[:2], tf.shape(mask))),
             ["folders: image and mask sizes differ:", image_path, mask_path],
         )
-        if image_size:
-            image = tf.image.resize(image, image_size, method="bilinear", antialias=True)
-            mask = tf.image.resize(mask[..., None], image_size, method="nearest")[..., 0]
-        height, width = image_size if image_size else (None, None)
-        image.set_shape([height, width, 3])
-        mask.set_shape([height, width])
-        return image, mask
+        return resize_pair(image, mask, image_size)
 
     ds = tf.data.Dataset.from_tensor_slices(
         (image_paths, mask_paths, tf.constant(encodings, tf.int32))
@@ -101,3 +95,16 @@ def pair_dataset(pairs, encodings, color_table, image_size=None, tile_size=None)
 
 __all__ = ["GRAY16", "GRAY8", "PALETTE", "decode_rgb_float", "decode_rgb_uint8",
            "pair_dataset", "tile_pair"]
+
+
+def resize_pair(image, mask, image_size):
+    """An (image [H,W,3], mask [H,W]) pair resized to ``image_size`` (bilinear with
+    antialiasing for the image, nearest neighbour for the class ids), or kept at its
+    size when ``image_size`` is None; static shapes set either way."""
+    if image_size:
+        image = tf.image.resize(image, image_size, method="bilinear", antialias=True)
+        mask = tf.image.resize(mask[..., None], image_size, method="nearest")[..., 0]
+    height, width = image_size if image_size else (None, None)
+    image.set_shape([height, width, 3])
+    mask.set_shape([height, width])
+    return image, mask

@@ -203,6 +203,8 @@ def _records(files, count):
 def _decoder(task, stored, image_size, scale):
     import tensorflow as tf
 
+    from keras_segen.datasets.folder_pipeline import resize_pair
+
     features = {"image": tf.io.FixedLenFeature([], tf.string),
                 "image_depth": tf.io.FixedLenFeature([], tf.int64)}
     if task == "segmentation":
@@ -231,13 +233,7 @@ def _decoder(task, stored, image_size, scale):
             image.set_shape(stored)
             return image, tf.cast(example["label"], tf.int32)
         mask = tf.cast(tf.io.decode_png(example["mask"], channels=1)[..., 0], tf.int32)
-        if image_size:
-            image = tf.image.resize(image, image_size, method="bilinear", antialias=True)
-            mask = tf.image.resize(mask[..., None], image_size, method="nearest")[..., 0]
-        height, width = image_size if image_size else (None, None)
-        image.set_shape([height, width, 3])
-        mask.set_shape([height, width])
-        return image, mask
+        return resize_pair(image, mask, image_size)  # as the folders loader does
 
     return decode
 
