@@ -88,6 +88,10 @@ def _add_train(parser):
                              "picks the faster one for this machine")
     parser.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=None,
                         help="XLA-compile the train step (default: Keras' choice, off on CPU)")
+    parser.add_argument("--eval-samples", type=positive_int, metavar="N",
+                        help="generative recipes: evaluate the trained model on at most N "
+                             "real and N generated images (a quick look; default: the "
+                             "recipe's evaluation)")
 
 
 @command("train", "train a recipe; writes model.keras, history.csv, metrics.json", _add_train)
@@ -104,7 +108,7 @@ def _train(args):
         tile_size=args.tile_size, epochs=args.epochs, batch_size=args.batch_size,
         steps_per_epoch=args.steps_per_epoch, seed=args.seed, time_budget_s=args.time_budget,
         strategy=args.strategy, precision=args.precision, jit_compile=args.jit_compile,
-        overwrite=args.overwrite,
+        overwrite=args.overwrite, eval_samples=args.eval_samples,
     )
     return 0
 
@@ -116,6 +120,9 @@ def _add_evaluate(parser):
     parser.add_argument("--batch-size", type=positive_int, default=32)
     parser.add_argument("--num-images", type=positive_int,
                         help="generative models: images to generate (default: the recipe's)")
+    parser.add_argument("--eval-samples", type=positive_int, metavar="N",
+                        help="generative models: at most N real images and, unless "
+                             "--num-images, N generated ones (a quick look)")
     parser.add_argument("--baselines", action="store_true",
                         help="generative models: also score an untrained model and the "
                              "real-vs-real floor")
@@ -140,8 +147,15 @@ def _evaluate(args):
             "it was trained on; evaluate it from Python with keras_segen.evaluation"
         )
     kind = meta["kind"]
+    quick = {}
+    if args.eval_samples is not None:
+        if kind.task != "generation":
+            raise ValueError(f"--eval-samples applies to generative models; {args.model} is "
+                             f"a {kind.task} model")
+        quick["eval_samples"] = args.eval_samples
     results = kind.evaluate(model, recipe, args.split, batch_size=args.batch_size,
-                            num_images=args.num_images, baselines=args.baselines or None)
+                            num_images=args.num_images, baselines=args.baselines or None,
+                            **quick)
     print(kind.format_results(results, f"{args.model} on {recipe['dataset']['name']}/{args.split}"))
     if args.json:
         write_json_atomic(args.json, results)

@@ -72,6 +72,17 @@ def feature_classifier(classifier=None) -> FeatureExtractor:
     return FeatureExtractor(classifier, input_range=(0.0, 1.0))
 
 
+def segmenter_source(segmenter=None):
+    """``segmenter`` as given (a ``keras.Model`` or a path), or the zoo U-Net's
+    ``model.keras`` for None (FileNotFoundError when missing): the file is what the
+    evaluation cache keys its features on."""
+    if segmenter is None:
+        return zoo_feature_model(
+            SEGMENTER_NAME, "pix2pix FID and FCN-score use the zoo's Blue Marble U-Net",
+            f"keras-segen zoo build {SEGMENTER_NAME} (or pass segmenter=)")
+    return segmenter
+
+
 def segmentation_features(segmenter=None, feature_layer=SEGMENTER_FEATURE_LAYER):
     """``keras.Model`` mapping images in [0, 1] to ``[pooled features, logits]``.
 
@@ -79,10 +90,7 @@ def segmentation_features(segmenter=None, feature_layer=SEGMENTER_FEATURE_LAYER)
     zoo's ``unet_bluemarble``; FileNotFoundError when missing). The features are the
     spatial mean of ``feature_layer``'s activations.
     """
-    if segmenter is None:
-        segmenter = zoo_feature_model(
-            SEGMENTER_NAME, "pix2pix FID and FCN-score use the zoo's Blue Marble U-Net",
-            f"keras-segen zoo build {SEGMENTER_NAME} (or pass segmenter=)")
+    segmenter = segmenter_source(segmenter)
     if not isinstance(segmenter, keras.Model):
         segmenter = keras.saving.load_model(segmenter)
     try:

@@ -29,8 +29,10 @@ What is measured depends on the kind of model (``model_kind``, ``keras_segen.kin
 against it (the trained one, an untrained baseline) plus the real-vs-real floor;
 ``evaluate_generator`` is the one-call form, and ``evaluate_recipe_model`` loads the
 held-out split a training recipe names (what ``keras-segen evaluate`` and the trainer
-use).
+use). The real images' features, the untrained baseline and the real floor don't depend
+on the trained model: they are cached on disk (``keras_segen.evaluation.cache``).
 """
+import keras
 import numpy as np
 
 from keras_segen.evaluation.arrays import collect, to_unit_range  # noqa: F401
@@ -44,7 +46,14 @@ from keras_segen.evaluation.feature_models import (  # noqa: F401 - public here 
     default_segmenter_path,
     feature_classifier,
     segmentation_features,
+    segmenter_source,
     zoo_feature_model,
+)
+from keras_segen.evaluation.cache import (
+    EvaluationCache,
+    array_sha256,
+    cache_enabled,
+    file_sha256,
 )
 from keras_segen.datasets.recipe_data import load_recipe_split  # noqa: F401 - public here too
 from keras_segen.evaluation.segmentation import summarize_confusion
@@ -90,11 +99,16 @@ class GenerationEvaluator:
         class_names: names for per-class accuracies (default: the class indices).
         kid_subset_size, kid_subsets: KID's subsets (capped at the number of images).
         seed: seeds generation and KID's subset draws.
+        cache: an ``EvaluationCache`` for the real images' features and the baselines;
+            None: the default one (off with ``KERAS_SEGEN_EVAL_CACHE=off``); False: none.
+            Only a feature model read from a file is cached (its sha256 is the key).
+        data_identity: what the held-out data is (dataset name, split, options), kept
+            in the cache keys beside the images' own sha256.
     """
 
     def __init__(self, data, *, kind, data_range=None, classifier=None, segmenter=None,
                  num_real=None, class_names=None, batch_size=256, kid_subset_size=1000,
-                 kid_subsets=100, seed=0):
+                 kid_subsets=100, seed=0, cache=None, data_identity=None):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         self.kind = kind
@@ -107,6 +121,9 @@ class GenerationEvaluator:
         self.seed = int(seed)
         self.class_names = class_names
         self.notes = []
+        self.cache = _default_cache() if cache is None else (cache or None)
+        self.data_identity = data_identity
+        self._feature_file = None
         first, second = collect(data, num_real, self.batch_size)
         if kind == "image_to_image":
             if second is None:
@@ -122,17 +139,22 @@ class GenerationEvaluator:
         self.extractor = self.features_model = None
         try:
             if kind == "image_to_image" and segmenter is not False:
+                segmenter = segmenter_source(segmenter)
                 self.features_model = segmentation_features(segmenter)
+                if not isinstance(segmenter, keras.Model):
+                    self._feature_file = segmenter
             elif kind != "image_to_image" and classifier is not False:
                 self.extractor = feature_classifier(classifier)
+                self._feature_file = self.extractor.model_path
             if self.extractor is not None:
                 check_fits(self.extractor, self.real.shape[1:])
         except (FileNotFoundError, FeatureModelUnfit) as err:
             if kind == "adversarial":
                 raise  # a GAN has nothing else to report
-            self.extractor = None
+            self.extractor = self._feature_file = None
             self.notes.append(f"feature metrics skipped: {err}")
         self._real_embedding = None
+        self._cache_parts = None
 
     # ------------------------------------------------------------------ embeddings
     def embed(self, images01):
@@ -155,8 +177,55 @@ class GenerationEvaluator:
     @property
     def real_embedding(self):
         if self._real_embedding is None:
-            self._real_embedding = self.embed(self.real)
+            self._real_embedding = self.embed_real(self.real)
         return self._real_embedding
+
+    def embed_real(self, images01):
+        """``embed`` of real images, through the cache."""
+        feature_model = self._feature_key()
+        if self.cache is None or feature_model is None:
+            return self.embed(images01)
+        parts = {"feature_model": feature_model, "images": array_sha256(images01)}
+        return self.cache.arrays("real_features", parts, lambda: self.embed(images01))
+
+    def _feature_key(self):
+        # What determines a feature: the model file's sha256 and how it is read.
+        if self._feature_file is None:
+            return None
+        key = {"sha256": file_sha256(self._feature_file)}
+        if self.extractor is not None:
+            x = self.extractor
+            key.update(feature_layer=x.feature_layer, probability_layer=x.probability_layer,
+                       input_range=x.input_range, model_range=x.model_range,
+                       resize=x.resize, batch_size=x.batch_size)
+        else:
+            key.update(feature_layer=SEGMENTER_FEATURE_LAYER, batch_size=self.batch_size)
+        return key
+
+    def cache_parts(self):
+        """What this evaluator's results depend on besides the model (None: not
+        cacheable, the feature model is not a file)."""
+        if self.cache is None or self._feature_key() is None:
+            return None
+        if self._cache_parts is None:
+            self._cache_parts = {
+                "feature_model": self._feature_key(), "kind": self.kind,
+                "data": self.data_identity, "num_real": int(len(self.real)),
+                "real": array_sha256(self.real, self.labels,
+                                     getattr(self, "conditions", None)),
+                "data_range": self.data_range, "batch_size": self.batch_size,
+                "kid": [self.kid_subset_size, self.kid_subsets], "seed": self.seed,
+                "class_names": self.class_names, "notes": self.notes,
+                "feature_model_name": self._feature_model_name(),
+            }
+        return self._cache_parts
+
+    def cached_results(self, what, parts, compute):
+        """``compute()``, or its cached value for ``parts`` + ``cache_parts()``."""
+        base = self.cache_parts()
+        if base is None:
+            return compute()
+        return self.cache.results(what, {**base, **parts}, compute)
 
     @property
     def has_features(self):
@@ -164,13 +233,16 @@ class GenerationEvaluator:
 
     def distances(self, images01, prefix=""):
         """FID and KID of ``images01`` against the held-out images."""
-        real_features, _ = self.real_embedding
         features, outputs = self.embed(images01)
+        return self._distances_of(features, prefix), outputs
+
+    def _distances_of(self, features, prefix=""):
+        real_features, _ = self.real_embedding
         kid, kid_std = kid_from_features(real_features, features, self.kid_subsets,
                                          self.kid_subset_size, self.seed)
         scores = {f"{prefix}fid": fid_from_features(real_features, features),
                   f"{prefix}kid": kid, f"{prefix}kid_std": kid_std}
-        return scores, outputs
+        return scores
 
     def _inception_score(self, probabilities, prefix=""):
         mean, std = inception_score(probabilities, min(10, len(probabilities)))
@@ -306,10 +378,19 @@ class GenerationEvaluator:
             raise ValueError("the real-vs-real floor needs a feature model")
         wanted = len(self.real) if num_images is None else positive_int(num_images, "num_images")
         first, second = collect(other_data, wanted, self.batch_size)
-        images = second if self.kind == "image_to_image" else first
-        scores, _ = self.distances(to_unit_range(images, self.data_range))
-        scores.update(num_images=int(len(images)), num_real=int(len(self.real)))
-        return scores
+        images = to_unit_range(second if self.kind == "image_to_image" else first,
+                               self.data_range)
+
+        def compute():
+            scores = self._distances_of(self.embed_real(images)[0])
+            scores.update(num_images=int(len(images)), num_real=int(len(self.real)))
+            return scores
+
+        return self.cached_results("real_floor", {"other": array_sha256(images)}, compute)
+
+
+def _default_cache():
+    return EvaluationCache() if cache_enabled() else None
 
 
 def _confusion(truth, predicted, num_classes):
@@ -326,64 +407,8 @@ def evaluate_generator(model, data, *, num_images=None, **options) -> dict:
     return evaluator.evaluate(model, num_images=num_images)
 
 
-def evaluate_recipe_model(model, recipe, *, split=None, num_images=None, baselines=None,
-                          classifier=None, segmenter=None) -> dict:
-    """Evaluate ``model`` on the held-out split of the dataset its ``recipe`` trained on.
-
-    Settings left None come from ``recipe["evaluation"]`` (``num_images``, ``seed``,
-    ``kid_subset_size``, ``kid_subsets``, ``baselines``, ``classifier``, ``segmenter``)
-    and ``recipe["dataset"]["test_split"]``. Returns the metrics of
-    ``GenerationEvaluator.evaluate``; with ``baselines`` also ``"baselines"``:
-    ``"untrained"`` (the recipe's architecture with fresh weights) and ``"real_floor"``
-    (real training images against the held-out ones).
-    """
-    from keras_segen import registry
-
-    if num_images is not None:  # 0 is not "the recipe's default": refused before any work
-        positive_int(num_images, "num_images")
-    eval_cfg = recipe.get("evaluation", {})
-    data_cfg = recipe["dataset"]
-    split = split or data_cfg.get("test_split", "test")
-    dataset, info = load_recipe_split(recipe, split)
-    evaluator = GenerationEvaluator(
-        dataset, kind=model_kind(model), data_range=info.extra.get("value_range"),
-        classifier=classifier if classifier is not None else eval_cfg.get("classifier"),
-        segmenter=segmenter if segmenter is not None else eval_cfg.get("segmenter"),
-        class_names=info.class_names or None,
-        kid_subset_size=int(eval_cfg.get("kid_subset_size", 1000)),
-        kid_subsets=int(eval_cfg.get("kid_subsets", 100)),
-        seed=int(eval_cfg.get("seed", 0)),
-    )
-    if num_images is None:
-        num_images = eval_cfg.get("num_images")
-    results = evaluator.evaluate(model, num_images=num_images)
-    if baselines if baselines is not None else eval_cfg.get("baselines", False):
-        untrained = registry.build(recipe["arch"], **recipe["kwargs"])
-        found = {"untrained": evaluator.evaluate(untrained, num_images=num_images)}
-        if evaluator.has_features:
-            train_split = data_cfg.get("train_split", "train")
-            train_data, _ = load_recipe_split(recipe, train_split, training=True)
-            found["real_floor"] = {**evaluator.real_floor(train_data), "split": train_split}
-        results["baselines"] = found
-    return results
-
-
-def format_generation_table(results: dict, title: str = "") -> str:
-    """A plain-text table of the scalar metrics in ``results`` and of its baselines."""
-    lines = [title] if title else []
-
-    def add_scalars(values, prefix=""):
-        for key, value in values.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                continue
-            shown = f"{value:>12.5g}" if isinstance(value, float) else f"{value:>12d}"
-            lines.append(f"  {prefix + key:<40}{shown}")
-
-    add_scalars(results)
-    for name, values in results.get("baselines", {}).items():
-        add_scalars({k: v for k, v in values.items() if k in ("fid", "kid", "psnr", "ssim",
-                                                              "inception_score")},
-                    prefix=f"{name}: ")
-    for note in results.get("notes", []):
-        lines.append(f"  note: {note}")
-    return "\n".join(lines)
+# Last: it builds on GenerationEvaluator (and stays importable from here).
+from keras_segen.evaluation.recipe_model import (  # noqa: E402,F401
+    evaluate_recipe_model,
+    format_generation_table,
+)

@@ -73,7 +73,8 @@ class GenerativeKind(ModelKind):
         key = metrics_key(recipe, split_names(recipe)["test"])
         results = {"class_names": data.class_names}
         try:
-            metrics = self.evaluate(model, recipe, split_names(recipe)["test"])
+            metrics = self.evaluate(model, recipe, split_names(recipe)["test"],
+                                    eval_samples=recipe["train"].get("eval_samples"))
         except (FileNotFoundError, FeatureModelUnfit) as err:
             print(f"evaluation skipped: {err}")
             return {**results, key: {"error": str(err)}}
@@ -90,11 +91,13 @@ class GenerativeKind(ModelKind):
 
     # --- evaluation ---------------------------------------------------------------
     def evaluate(self, model, recipe, split, *, batch_size=None, num_images=None,
-                 baselines=None, class_names=None):
+                 baselines=None, class_names=None, eval_samples=None):
+        """``eval_samples``: at most this many real and generated images (FID/KID/IS),
+        for a quick look (``--eval-samples``)."""
         from keras_segen.evaluation.generation import evaluate_recipe_model
 
         return evaluate_recipe_model(model, recipe, split=split, num_images=num_images,
-                                     baselines=baselines)
+                                     baselines=baselines, eval_samples=eval_samples)
 
     def format_results(self, results, title=""):
         from keras_segen.evaluation.generation import format_generation_table

@@ -219,6 +219,7 @@ TRAIN_FIELDS = {
     "class_weighting": (_optional(_class_weighting), False),
     "overlay_tiles": (_pos_int, False), "samples": (_samples, False),
     "schedule": (_text, False), "checkpoint": (_text, False),
+    "eval_samples": (_optional(_pos_int), False),
 }
 EVALUATION_FIELDS = {
     "num_images": (_optional(_pos_int), False), "seed": (_int, False),

@@ -85,6 +85,9 @@ class TrainSpec:
     # Free text of recipes trained by their own script (fashion_classifier).
     schedule: str | None = None
     checkpoint: str | None = None
+    # Generative recipes: the end-of-run evaluation uses at most this many real and
+    # generated images (``--eval-samples``; a smoke run's quick look).
+    eval_samples: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -229,6 +232,9 @@ def _parse(data, source: str) -> Recipe:
             check_section(data["evaluation"], EVALUATION_FIELDS, "evaluation.", source)))
     if dataset.get("limit") is None:
         dataset.pop("limit", None)
+    if train.get("eval_samples") is not None and top["task"] != "generation":
+        raise RecipeError(f"recipe {source}: train.eval_samples (--eval-samples) applies "
+                          f"to generation recipes, this one is {top['task']}")
     return Recipe(
         **{k: copy.deepcopy(v) for k, v in top.items() if v is not None},
         dataset=DatasetSpec(**_dataclass_kwargs(dataset)),

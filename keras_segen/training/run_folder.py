@@ -39,9 +39,10 @@ from keras_segen.training.io import write_text_atomic
 
 LOCK_NAME = ".lock"
 RUN_JSON = "run.json"
-# ``train`` keys a resumed run may change: the wall-clock budget of this session, and
-# the number of epochs (so that "train 5 more epochs" resumes the same run).
-RESUMABLE_TRAIN_KEYS = ("epochs", "time_budget_s")
+# ``train`` keys a resumed run may change: the wall-clock budget of this session, the
+# number of epochs (so that "train 5 more epochs" resumes the same run), and how many
+# images the end-of-run evaluation uses (it changes no weights).
+RESUMABLE_TRAIN_KEYS = ("epochs", "time_budget_s", "eval_samples")
 # What a keras_segen trainer (this one or an older one) writes into its folder; a folder
 # holding only these is a run folder even without run.json.
 RUN_ENTRIES = frozenset({
