@@ -14,19 +14,13 @@ from keras_segen.training.compiling import build_loss, jit_compile_setting, make
 
 
 def segmentation_metrics(class_names):
-    """Pixel accuracy, mean IoU and one IoU per class (logged as ``iou_<name>``)."""
+    """Pixel accuracy, mean IoU and one IoU per class (logged as ``iou_<name>``), all
+    read from one confusion matrix per step."""
     from keras_segen import metrics
 
-    num_classes = len(class_names)
-    found = [
-        metrics.PixelAccuracy(num_classes=num_classes, name="pixel_accuracy"),
-        metrics.MeanIoU(num_classes=num_classes, name="mean_iou"),
-    ]
-    found += [
-        metrics.PerClassIoU(num_classes=num_classes, class_id=k, name=f"iou_{name}")
-        for k, name in enumerate(class_names)
-    ]
-    return found
+    return [metrics.ConfusionMatrixScores(list(class_names), scores=("pixel_accuracy",
+                                                                      "mean_iou"),
+                                          per_class=("iou",))]
 
 
 def overlay_tiles(val_ds, count):

@@ -1,159 +1,16 @@
 """Streaming segmentation metrics (Keras ``Metric`` objects) over a confusion matrix.
 
-Every metric here accumulates one ``[C, C]`` confusion matrix (rows: true class,
-columns: predicted class) across batches, so results are exact over a whole epoch or
-evaluation, not averages of per-batch values. Conventions:
-
-* ``y_true``: integer masks ``[N, H, W]`` or ``[N, H, W, 1]``. Pixels labelled
-  ``ignore_label`` (255 by default; ``None`` disables it) are not counted. Any other
-  label outside ``[0, C-1]`` raises ``tf.errors.InvalidArgumentError`` naming the valid
-  range (a ``tf.debugging.Assert``; XLA-compiled steps skip such asserts).
-* ``y_pred``: ``[N, H, W, C]`` logits or probabilities; the predicted class is the
-  argmax. With ``from_logits=False`` it may also be a class-index map ``[N, H, W]`` /
-  ``[N, H, W, 1]`` (e.g. the output of a serving signature).
-* ``sample_weight`` (optional, ``[N]`` or ``[N, H, W]``) weights pixel counts.
-* Counts are float64 variables with ``aggregation="sum"``: exact for up to 2**53
-  pixels, and summed across replicas under ``tf.distribute`` strategies (tested with
-  ``MirroredStrategy``: results equal the single-device ones).
-* A class absent from both the truth and the predictions has an undefined IoU/Dice
-  (0/0): ``per_class_iou()``/``per_class_dice()`` give NaN for it and the means skip
-  it. A mean over no defined class (nothing counted yet) is 0.
+``ConfusionMatrixScores`` builds one confusion matrix per step and logs every score
+from it (what the segmentation kind compiles). The one-score metrics below
+(``PixelAccuracy``, ``MeanIoU``, ...) each build their own; they stay for standalone
+use and for saved models whose compile config names them. Conventions (label and
+prediction formats, ignore label, sample weights, NaN for absent classes, float64
+counts summed across replicas): ``keras_segen.metrics.confusion``.
 """
 import keras
-import tensorflow as tf
 from keras import ops
 
-from keras_segen.losses.segmentation import (
-    broadcast_pixel_weights,
-    check_spatial_shapes,
-    prepare_sparse_labels,
-)
-
-
-def _ratio_or_nan(numerator, denominator):
-    """Elementwise ``numerator / denominator`` with NaN where the denominator is 0."""
-    nan = tf.constant(float("nan"), dtype=numerator.dtype)
-    return tf.where(denominator > 0, numerator / tf.where(denominator > 0, denominator, 1),
-                    nan)
-
-
-def _mean_of_defined(values):
-    """Mean over the non-NaN entries; 0 when there are none."""
-    defined = tf.logical_not(tf.math.is_nan(values))
-    total = tf.reduce_sum(tf.where(defined, values, tf.zeros_like(values)))
-    return tf.math.divide_no_nan(total, tf.reduce_sum(tf.cast(defined, values.dtype)))
-
-
-class ConfusionMatrixMetric(keras.metrics.Metric):
-    """Base of the segmentation metrics: a streaming ``[C, C]`` confusion matrix.
-
-    Subclasses define ``result()``; every subclass also offers the per-class views
-    ``per_class_iou()``, ``per_class_dice()`` and ``per_class_accuracy()``.
-
-    Args:
-        num_classes: number of classes ``C`` (>= 2).
-        ignore_label: label of pixels that are not counted (``None``: count all).
-        from_logits: ``y_pred`` holds class scores ``[N,H,W,C]`` (True). False also
-            accepts probabilities, or class-index maps ``[N,H,W]`` / ``[N,H,W,1]``.
-        name, dtype: as for ``keras.metrics.Metric`` (``dtype`` is the result dtype).
-    """
-
-    def __init__(self, num_classes, ignore_label=255, from_logits=True, name=None,
-                 dtype=None):
-        super().__init__(name=name, dtype=dtype)
-        if int(num_classes) != num_classes or num_classes < 2:
-            raise ValueError(f"{type(self).__name__}: num_classes must be an integer >= 2, "
-                             f"got {num_classes!r}")
-        self.num_classes = int(num_classes)
-        self.ignore_label = None if ignore_label is None else int(ignore_label)
-        self.from_logits = bool(from_logits)
-        self._confusion = self.add_variable(
-            shape=(self.num_classes, self.num_classes),
-            initializer="zeros",
-            dtype="float64",
-            aggregation="sum",
-            name="confusion_matrix",
-        )
-
-    def _predicted_classes(self, y_pred):
-        context = type(self).__name__
-        y_pred = tf.convert_to_tensor(y_pred)
-        shape = y_pred.shape
-        if shape.rank == 4 and shape[-1] == self.num_classes:
-            return tf.argmax(y_pred, axis=-1, output_type="int32")
-        is_index_map = shape.rank == 3 or (shape.rank == 4 and shape[-1] == 1)
-        if is_index_map and not self.from_logits:
-            if shape.rank == 4:
-                y_pred = tf.squeeze(y_pred, axis=-1)
-            if y_pred.dtype.is_floating:
-                y_pred = tf.round(y_pred)
-            predictions = tf.cast(y_pred, "int32")
-            check = tf.debugging.Assert(
-                tf.reduce_all((predictions >= 0) & (predictions < self.num_classes)),
-                [f"{context}: predicted class indices outside [0, {self.num_classes - 1}]"],
-            )
-            with tf.control_dependencies([check]):
-                return tf.identity(predictions)
-        hint = " (pass from_logits=False for class-index maps)" if is_index_map else ""
-        raise ValueError(
-            f"{context}: y_pred must be [N, H, W, {self.num_classes}] class scores"
-            f"{hint}, got shape {shape}"
-        )
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        """Add one batch's pixels to the confusion matrix."""
-        context = type(self).__name__
-        predictions = self._predicted_classes(y_pred)
-        labels, valid = prepare_sparse_labels(
-            y_true, self.num_classes, self.ignore_label, context
-        )
-        check_spatial_shapes(labels, predictions[..., None], context)
-        weights = tf.cast(valid, "float64")
-        if sample_weight is not None:
-            weights = weights * broadcast_pixel_weights(sample_weight, weights)
-        pair_ids = labels * self.num_classes + predictions
-        counts = tf.math.unsorted_segment_sum(
-            tf.reshape(weights, [-1]),
-            tf.reshape(pair_ids, [-1]),
-            num_segments=self.num_classes * self.num_classes,
-        )
-        self._confusion.assign_add(
-            tf.reshape(counts, [self.num_classes, self.num_classes])
-        )
-
-    def confusion_matrix(self):
-        """The accumulated ``[C, C]`` float64 counts: rows true, columns predicted."""
-        return tf.convert_to_tensor(self._confusion)
-
-    def _totals(self):
-        matrix = self.confusion_matrix()
-        true_positives = tf.linalg.diag_part(matrix)
-        return true_positives, tf.reduce_sum(matrix, axis=1), tf.reduce_sum(matrix, axis=0)
-
-    def per_class_iou(self):
-        """``[C]`` IoU ``TP / (TP + FP + FN)``; NaN for classes never seen nor predicted."""
-        true_positives, true_counts, predicted_counts = self._totals()
-        return _ratio_or_nan(true_positives, true_counts + predicted_counts - true_positives)
-
-    def per_class_dice(self):
-        """``[C]`` Dice/F1 ``2 TP / (2 TP + FP + FN)``; NaN where IoU is NaN."""
-        true_positives, true_counts, predicted_counts = self._totals()
-        return _ratio_or_nan(2.0 * true_positives, true_counts + predicted_counts)
-
-    def per_class_accuracy(self):
-        """``[C]`` recall ``TP / (TP + FN)``; NaN for classes absent from the truth."""
-        true_positives, true_counts, _ = self._totals()
-        return _ratio_or_nan(true_positives, true_counts)
-
-    def result(self):
-        raise NotImplementedError(f"{type(self).__name__} does not define result()")
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(num_classes=self.num_classes, ignore_label=self.ignore_label,
-                      from_logits=self.from_logits)
-        return config
-
+from keras_segen.metrics.confusion import ConfusionMatrixMetric, mean_of_defined
 
 @keras.saving.register_keras_serializable(package="keras_segen")
 class PixelAccuracy(ConfusionMatrixMetric):
@@ -165,9 +22,7 @@ class PixelAccuracy(ConfusionMatrixMetric):
                          name=name, dtype=dtype)
 
     def result(self):
-        matrix = self.confusion_matrix()
-        accuracy = tf.math.divide_no_nan(tf.linalg.trace(matrix), tf.reduce_sum(matrix))
-        return ops.cast(accuracy, self.dtype)
+        return ops.cast(self.pixel_accuracy(), self.dtype)
 
 
 @keras.saving.register_keras_serializable(package="keras_segen")
@@ -180,7 +35,7 @@ class MeanClassAccuracy(ConfusionMatrixMetric):
                          name=name, dtype=dtype)
 
     def result(self):
-        return ops.cast(_mean_of_defined(self.per_class_accuracy()), self.dtype)
+        return ops.cast(mean_of_defined(self.per_class_accuracy()), self.dtype)
 
 
 @keras.saving.register_keras_serializable(package="keras_segen")
@@ -198,7 +53,7 @@ class MeanIoU(ConfusionMatrixMetric):
                          name=name, dtype=dtype)
 
     def result(self):
-        return ops.cast(_mean_of_defined(self.per_class_iou()), self.dtype)
+        return ops.cast(mean_of_defined(self.per_class_iou()), self.dtype)
 
 
 @keras.saving.register_keras_serializable(package="keras_segen")
@@ -211,7 +66,7 @@ class DiceScore(ConfusionMatrixMetric):
                          name=name, dtype=dtype)
 
     def result(self):
-        return ops.cast(_mean_of_defined(self.per_class_dice()), self.dtype)
+        return ops.cast(mean_of_defined(self.per_class_dice()), self.dtype)
 
 
 @keras.saving.register_keras_serializable(package="keras_segen")
@@ -241,8 +96,97 @@ class PerClassIoU(ConfusionMatrixMetric):
         return config
 
 
+# Score name -> what it reads from the metric; the names are the one-score metrics'.
+_SCORES = {
+    "pixel_accuracy": lambda m: m.pixel_accuracy(),
+    "mean_class_accuracy": lambda m: mean_of_defined(m.per_class_accuracy()),
+    "mean_iou": lambda m: mean_of_defined(m.per_class_iou()),
+    "dice_score": lambda m: mean_of_defined(m.per_class_dice()),
+}
+# Per-class score -> (log key prefix, per-class values).
+_PER_CLASS = {
+    "iou": ("iou_", lambda m: m.per_class_iou()),
+    "dice": ("dice_", lambda m: m.per_class_dice()),
+    "accuracy": ("accuracy_", lambda m: m.per_class_accuracy()),
+}
+
+
+@keras.saving.register_keras_serializable(package="keras_segen")
+class ConfusionMatrixScores(ConfusionMatrixMetric):
+    """Several segmentation scores from one confusion matrix per step.
+
+    ``result()`` is a dict, which ``fit``/``evaluate`` flatten into the logs, so
+    ``ConfusionMatrixScores(["ocean", "land", "lake"])`` logs ``pixel_accuracy``,
+    ``mean_iou`` and ``iou_ocean``, ``iou_land``, ``iou_lake`` (``val_...`` on
+    validation) with the values ``PixelAccuracy``, ``MeanIoU`` and ``PerClassIoU``
+    give, at the cost of one of them.
+
+    Args:
+        class_names: one name per class (``C >= 2`` distinct strings); per-class
+            scores are logged as ``<prefix><name>``.
+        scores: overall scores to log, from ``pixel_accuracy``,
+            ``mean_class_accuracy``, ``mean_iou`` and ``dice_score``.
+        per_class: per-class scores to log, from ``iou`` (``iou_<name>``), ``dice``
+            (``dice_<name>``) and ``accuracy`` (recall, ``accuracy_<name>``).
+        ignore_label, from_logits, name, dtype: as for ``ConfusionMatrixMetric``.
+    """
+
+    def __init__(self, class_names, scores=("pixel_accuracy", "mean_iou"),
+                 per_class=("iou",), ignore_label=255, from_logits=True,
+                 name="segmentation_scores", dtype=None):
+        if isinstance(class_names, str) or not all(isinstance(n, str) for n in class_names):
+            raise ValueError(f"ConfusionMatrixScores: class_names must be a list of "
+                             f"strings, got {class_names!r}")
+        self.class_names = list(class_names)
+        self.scores = _known(scores, _SCORES, "scores")
+        self.per_class = _known(per_class, _PER_CLASS, "per_class")
+        super().__init__(len(self.class_names), ignore_label=ignore_label,
+                         from_logits=from_logits, name=name, dtype=dtype)
+        keys = self.log_names()
+        if not keys:
+            raise ValueError("ConfusionMatrixScores: scores and per_class are both empty; "
+                             "nothing would be logged")
+        if len(set(keys)) != len(keys):
+            repeated = sorted({k for k in keys if keys.count(k) > 1})
+            raise ValueError(f"ConfusionMatrixScores: class_names {self.class_names} give "
+                             f"the log name(s) {repeated} more than once")
+
+    def log_names(self):
+        """The keys of ``result()``, in order."""
+        return self.scores + [_PER_CLASS[kind][0] + class_name for kind in self.per_class
+                              for class_name in self.class_names]
+
+    def result(self):
+        found = {score: _SCORES[score](self) for score in self.scores}
+        for kind in self.per_class:
+            prefix, values = _PER_CLASS[kind]
+            per_class = values(self)
+            found.update({prefix + class_name: per_class[k]
+                          for k, class_name in enumerate(self.class_names)})
+        return {key: ops.cast(value, self.dtype) for key, value in found.items()}
+
+    def get_config(self):
+        config = super().get_config()
+        del config["num_classes"]  # given by class_names
+        config.update(class_names=list(self.class_names), scores=list(self.scores),
+                      per_class=list(self.per_class))
+        return config
+
+
+def _known(chosen, table, what):
+    if isinstance(chosen, str):
+        chosen = [chosen]
+    chosen = list(chosen)
+    unknown = [c for c in chosen if c not in table]
+    if unknown or len(set(chosen)) != len(chosen):
+        raise ValueError(f"ConfusionMatrixScores: {what} must be distinct names from "
+                         f"{sorted(table)}, got {chosen!r}")
+    return chosen
+
+
 __all__ = [
     "ConfusionMatrixMetric",
+    "ConfusionMatrixScores",
     "PixelAccuracy",
     "MeanClassAccuracy",
     "MeanIoU",
