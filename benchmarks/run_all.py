@@ -6,6 +6,8 @@ under runs/benchmarks/.
 import argparse
 import sys
 
+import evaluation_cost
+import gpu_check
 import hardware_limit
 import input_pipeline
 import peak_memory
@@ -28,6 +30,10 @@ def main():
     serving_latency.main(rounds)
     serving_profile.main(["--runs", "3" if args.quick else "20"])
     peak_memory.main(["--steps", "3"] if args.quick else [])
+    evaluation_cost.main(["--num", "1000", "--rounds", "1"] if args.quick else [])
+    # A CPU dry run wherever no GPU is visible; --quick: one step, XLA left out.
+    gpu_check.main(["--dry-run", "--steps", "1", "--modes", "float32", "mixed_float16"]
+                   if args.quick else [])
     return 0
 
 

@@ -58,6 +58,7 @@ def load(
     download: bool = False,
     label_offset: int | None = None,
     class_names=None,
+    seed=None,
 ):
     """Return ``(tf.data.Dataset, DatasetInfo)`` of ``(image float32 [0,1] HxWx3, mask int32 HxW)``.
 
@@ -72,6 +73,8 @@ def load(
             become 255). Default: -1 for ``oxford_iiit_pet``, else 0.
         class_names: list or text file; default: the mask feature's names, a known
             list for the dataset, or ``class_0..class_{K-1}`` from a scan of the split.
+        seed: accepted for the trainers' sake (they pass their run seed to every
+            loader) and unused: TFDS splits are fixed.
     """
     import tensorflow_datasets as tfds
 

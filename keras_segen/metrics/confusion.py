@@ -130,10 +130,11 @@ class ConfusionMatrixMetric(keras.metrics.Metric):
         pair_ids = labels * self.num_classes + predictions
         if sample_weight is None:
             # Integer counts, ignored pixels in an extra cell: half the cost of summing
-            # float64 weights. Exact while a batch holds < 2**31 pixels.
-            pair_ids = tf.where(valid, pair_ids, cells)
-            counts = tf.math.bincount(tf.reshape(pair_ids, [-1]), minlength=cells + 1,
-                                      maxlength=cells + 1)
+            # float64 weights. Exact while a batch holds < 2**31 pixels. A segment sum,
+            # not bincount: XLA (jit_compile) needs bincount's size as a constant.
+            flat_ids = tf.reshape(tf.where(valid, pair_ids, cells), [-1])
+            counts = tf.math.unsorted_segment_sum(tf.ones_like(flat_ids, tf.int32), flat_ids,
+                                                  num_segments=cells + 1)
             counts = tf.cast(counts[:cells], "float64")
         else:
             weights = tf.cast(valid, "float64")

@@ -287,6 +287,18 @@ def fid_from_features(features1, features2):
     return frechet_distance(*feature_statistics(features1), *feature_statistics(features2))
 
 
+def _cubic_kernel(a, b, dim):
+    """``(a·b / dim + 1)^3`` in place: ``** 3`` on float64 1000 x 1000 matrices made KID
+    most of a 10,000-sample evaluation (benchmarks/evaluation_cost.py); two multiplies
+    are 1.7x faster."""
+    kernel = a @ b.T
+    kernel /= dim
+    kernel += 1.0
+    cube = kernel * kernel
+    cube *= kernel
+    return cube
+
+
 def kid_from_features(features1, features2, num_subsets=100, subset_size=1000, seed=0):
     """Kernel Inception Distance: ``(mean, std)`` of the unbiased MMD² over subsets.
 
@@ -308,9 +320,8 @@ def kid_from_features(features1, features2, num_subsets=100, subset_size=1000, s
     for i in range(num_subsets):
         x = features1[rng.choice(len(features1), size, replace=False)]
         y = features2[rng.choice(len(features2), size, replace=False)]
-        k_xx = (x @ x.T / dim + 1.0) ** 3
-        k_yy = (y @ y.T / dim + 1.0) ** 3
-        k_xy = (x @ y.T / dim + 1.0) ** 3
+        k_xx, k_yy, k_xy = _cubic_kernel(x, x, dim), _cubic_kernel(y, y, dim), \
+            _cubic_kernel(x, y, dim)
         values[i] = (
             (k_xx.sum() - np.trace(k_xx)) / off_diagonal
             + (k_yy.sum() - np.trace(k_yy)) / off_diagonal

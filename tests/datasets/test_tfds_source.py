@@ -82,6 +82,8 @@ def test_missing_data_fails_fast_and_says_how_to_provide_it(tmp_path):
     assert "oxford_iiit_pet" in message and str(tmp_path) in message
     assert "download=True" in message and "TFDS_DATA_DIR" in message
     assert isinstance(caught.value, FileNotFoundError)
+    with pytest.raises(DatasetNotAvailableError):  # the trainers' seed= is no TypeError
+        tfds_source.load("oxford_iiit_pet", "train", data_dir=str(tmp_path), seed=3)
 
 
 def test_unknown_name_suggests_close_names(tmp_path):
