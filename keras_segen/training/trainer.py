@@ -117,7 +117,8 @@ def run_training(recipe: dict, out_dir, *, verbose="auto", strategy=None,
     out = pathlib.Path(out_dir)
     train_cfg = recipe["train"]
     seed = int(train_cfg.get("seed", 0))
-    precision = resolve_precision(train_cfg.get("precision", "float32"))
+    precision = resolve_precision(train_cfg.get("precision", "float32"),
+                                  report=print if verbose and chief else None)
     batch_size = int(train_cfg["batch_size"])
     distribution.check_global_batch(batch_size, strategy, f"recipe {recipe['name']}: ")
     steps = train_cfg.get("steps_per_epoch")
