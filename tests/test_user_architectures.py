@@ -112,6 +112,7 @@ def _cli(cwd, *args):
     return done.stdout
 
 
+@pytest.mark.slow  # ~35 s; fast: the imported architecture through the CLI and the harness
 def test_a_recipe_with_imports_trains_evaluates_predicts_and_exports(tmp_path):
     (tmp_path / f"{MODULE}.py").write_text(USER_MODULE)
     recipe = json.loads((ROOT / "zoo" / "recipes" / "unet_bluemarble.json").read_text())

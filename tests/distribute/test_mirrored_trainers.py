@@ -16,6 +16,7 @@ import json
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from keras_segen import cli, training
@@ -32,6 +33,8 @@ def _assert_same_weights(a, b, rtol=1e-4, atol=1e-5):
         np.testing.assert_allclose(x.numpy(), y.numpy(), rtol=rtol, atol=atol, err_msg=x.path)
 
 
+# ~45 s on 2 cores; fast: the DCGAN trainer below and every architecture's mirrored aspect
+@pytest.mark.slow
 def test_unet_trainer_mirrored_matches_one_device(tmp_path):
     recipe = training.load_recipe("unet_bluemarble")
     recipe["kwargs"].update(depth=2, base_filters=4)  # batch norm: synchronized on 2 replicas

@@ -11,6 +11,7 @@ import time
 
 import keras
 import numpy as np
+import pytest
 
 from keras_segen import training
 
@@ -76,6 +77,7 @@ def _assert_lockstep(weights):
         np.testing.assert_array_equal(first[key], second[key], err_msg=key)
 
 
+@pytest.mark.slow  # ~30 s; fast: the DCGAN recipe on two workers
 def test_unet_recipe_on_two_workers(tmp_path):
     recipe = training.load_recipe("unet_bluemarble")
     recipe["kwargs"].update(depth=2, base_filters=4)

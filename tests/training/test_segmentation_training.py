@@ -34,6 +34,7 @@ def test_tiny_fit_writes_a_complete_run_folder(tmp_path):
     assert model.predict(np.zeros((1, 40, 56, 3), "float32"), verbose=0).shape == (1, 40, 56, 3)
 
 
+@pytest.mark.slow  # ~40 s; fast: the SIGKILL fault-injection test resumes runs too
 def test_interrupted_run_resumes_from_its_last_epoch(tmp_path):
     class Interrupt(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
