@@ -56,9 +56,13 @@ def decode_image_batch(image_bytes, channels):
     )
     with tf.control_dependencies([rank_check]):
         image_bytes = tf.reshape(image_bytes, [-1])
-    tf.debugging.assert_positive(
+    nonempty = tf.debugging.assert_positive(
         tf.size(image_bytes), message="predict_bytes: image_bytes holds no image"
     )
+    # Before anything reads image_bytes[0]: a slice is not ordered after the assert by
+    # itself, and an empty request then failed (now and then) in strided_slice instead.
+    with tf.control_dependencies([nonempty]):
+        image_bytes = tf.identity(image_bytes)
 
     def decode(data):
         return decode_rgb_tf(data, channels)
