@@ -130,6 +130,8 @@ def test_cvae_run_validates_and_draws_reconstructions(tmp_path, classifier_path)
         assert math.isfinite(test[key]), key
 
 
+# ~15 s; fast: tests/training/test_run_folder.py and the fault-injection resume
+@pytest.mark.slow
 def test_a_finished_run_continues_with_more_epochs_and_refuses_another_recipe(
         tmp_path, classifier_path):
     recipe = _recipe("dcgan", classifier_path, epochs=1)

@@ -19,6 +19,8 @@ def _tiny_recipe(**train):
     return recipe
 
 
+# ~27 s; fast: keras-segen train writes the run folder (tests/test_cli.py)
+@pytest.mark.slow
 def test_tiny_fit_writes_a_complete_run_folder(tmp_path):
     results = training.train(_tiny_recipe(), tmp_path)
     for name in ("model.keras", "history.csv", "metrics.json"):
