@@ -421,12 +421,10 @@ def _add_data(parser):
                  "reads", _add_data)
 def _data(args):
     from keras_segen.datasets.packed_write import describe, pack
+    from keras_segen.training.own_data import image_size_option
 
-    size = args.image_size
-    if size and len(size) > 2:
-        raise ValueError(f"--image-size takes H W or one size, got {len(size)} numbers")
     manifest = pack(args.source, args.out, shards=args.shards, seed=args.seed,
-                    image_size=(size * 2 if len(size) == 1 else size) if size else None,
+                    image_size=image_size_option(args.image_size),
                     overwrite=args.overwrite)
     print(describe(manifest, args.out))
     return 0

@@ -4,6 +4,13 @@ import math
 import keras
 
 
+def logs_diverged(logs) -> bool:
+    """Whether an epoch's logs hold a NaN or infinite number (what StopOnNaN stops on):
+    callbacks that draw or report skip such an epoch and keep their last good output."""
+    return any(isinstance(v, (int, float)) and not math.isfinite(v)
+               for v in (logs or {}).values())
+
+
 class StopOnNaN(keras.callbacks.Callback):
     """Like ``keras.callbacks.TerminateOnNaN`` but remembers where and why it stopped.
 

@@ -1,8 +1,9 @@
 """``RunReport``: rewrite ``OUT/report.html`` at the end of every epoch."""
-import math
 import pathlib
 
 import keras
+
+from keras_segen.callbacks.nan_guard import logs_diverged
 
 
 class RunReport(keras.callbacks.Callback):
@@ -41,8 +42,7 @@ class RunReport(keras.callbacks.Callback):
         return self.path
 
     def on_epoch_end(self, epoch, logs=None):
-        if any(isinstance(v, (int, float)) and not math.isfinite(v)
-               for v in (logs or {}).values()):
+        if logs_diverged(logs):
             return  # a NaN epoch (StopOnNaN ends the run): keep the last good page
         if (epoch + 1) % self.every == 0:
             self.write(epoch=epoch + 1)

@@ -10,12 +10,12 @@
 Each writes ``<out_dir>/epoch_<NNN>.png`` (``traversal_epoch_<NNN>.png`` too for the VAE
 callback) every ``every`` epochs, and keeps the last file written in ``last_path``.
 """
-import math
 import pathlib
 
 import keras
 import numpy as np
 
+from keras_segen.callbacks.nan_guard import logs_diverged
 from keras_segen.generation.base import positive_int
 from keras_segen.pictures import generation_labels, image_grid, save_png, translation_rows
 
@@ -35,9 +35,7 @@ class _EpochPictures(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         # An epoch whose losses went NaN/inf has nothing to draw (its latents would be
         # refused as non-finite); StopOnNaN reports it and the last good checkpoint stays.
-        diverged = any(isinstance(v, (int, float)) and not math.isfinite(v)
-                       for v in (logs or {}).values())
-        if (epoch + 1) % self.every == 0 and not diverged:
+        if (epoch + 1) % self.every == 0 and not logs_diverged(logs):
             self.write(epoch + 1)
 
     def write(self, epoch):

@@ -52,7 +52,7 @@ def own_data_recipe(arch_or_name: str, data, *, image_size=None, tile_size=None,
 
     root = pathlib.Path(data).expanduser().resolve()
     layout = own_layout.detect(root)
-    image_size = _size(image_size)
+    image_size = image_size_option(image_size)
     if tile_size is not None and image_size is not None:
         raise ValueError("give --image-size or --tile-size, not both")
     if arch_or_name in list_recipes():
@@ -290,7 +290,8 @@ def finish_recipe(recipe, counts, batch_size_given: bool) -> dict:
     return recipe
 
 
-def _size(image_size):
+def image_size_option(image_size):
+    """``--image-size``: None, one int or ``[N]`` (square), or ``[H, W]`` -> ``[H, W]``."""
     if image_size is None:
         return None
     size = [image_size] if isinstance(image_size, int) else list(image_size)
