@@ -6,12 +6,14 @@ under runs/benchmarks/.
 import argparse
 import sys
 
+import classical_baselines
 import evaluation_cost
 import gpu_check
 import hardware_limit
 import input_pipeline
 import peak_memory
 import recipe_cost
+import segformer_vs_keras_hub
 import serving_latency
 import serving_profile
 import training_throughput
@@ -26,11 +28,14 @@ def main():
         print(f"dense matmul {name}: {rate / 1e9:.1f} GFLOP/s")
     training_throughput.main(rounds + (["--steps", "3"] if args.quick else []))
     recipe_cost.main(rounds + (["--steps", "3"] if args.quick else []))
+    segformer_vs_keras_hub.main(rounds + (["--steps", "1", "--sizes", "128"]
+                                          if args.quick else []))
     input_pipeline.main(rounds + (["--steps", "5"] if args.quick else []))
     serving_latency.main(rounds)
     serving_profile.main(["--runs", "3" if args.quick else "20"])
     peak_memory.main(["--steps", "3"] if args.quick else [])
     evaluation_cost.main(["--num", "1000", "--rounds", "1"] if args.quick else [])
+    classical_baselines.main(["--quick", "--rounds", "1"] if args.quick else [])
     # A CPU dry run wherever no GPU is visible; --quick: one step, XLA left out.
     gpu_check.main(["--dry-run", "--steps", "1", "--modes", "float32", "mixed_float16"]
                    if args.quick else [])

@@ -128,6 +128,13 @@ def _add_evaluate(parser):
                              "real-vs-real floor")
     parser.add_argument("--report", metavar="PATH.html",
                         help="also write a self-contained HTML report of the evaluation")
+    parser.add_argument("--protocol", metavar="NAME",
+                        help="segmentation: another evaluation protocol of the dataset "
+                             "(bluemarble: regions = whole 384-px test blocks, "
+                             "regions_no_caspian); default: the recipe's tiles")
+    parser.add_argument("--tta", choices=["flips"],
+                        help="segmentation: average the class probabilities over the four "
+                             "flips (test-time augmentation, 4x the cost)")
 
 
 @command("evaluate", "evaluate a trained model on a dataset split; prints a table", _add_evaluate)
@@ -153,10 +160,22 @@ def _evaluate(args):
             raise ValueError(f"--eval-samples applies to generative models; {args.model} is "
                              f"a {kind.task} model")
         quick["eval_samples"] = args.eval_samples
+    for flag, value in (("--protocol", args.protocol), ("--tta", args.tta)):
+        if value is not None and kind.task != "segmentation":
+            raise ValueError(f"{flag} applies to segmentation models; {args.model} is a "
+                             f"{kind.task} model")
+    if args.protocol is not None:
+        quick["protocol"] = args.protocol
+    if args.tta is not None:
+        quick["tta"] = args.tta
     results = kind.evaluate(model, recipe, args.split, batch_size=args.batch_size,
                             num_images=args.num_images, baselines=args.baselines or None,
                             **quick)
-    print(kind.format_results(results, f"{args.model} on {recipe['dataset']['name']}/{args.split}"))
+    from keras_segen.kinds.base import metrics_key
+
+    where = metrics_key(recipe, args.split, args.protocol)
+    print(kind.format_results(results, f"{args.model} on {where}"
+                                       f"{' with flip TTA' if args.tta else ''}"))
     if args.json:
         write_json_atomic(args.json, results)
     if args.report:
@@ -211,6 +230,9 @@ def _add_predict(parser):
                              "x.png_mask.png, x.jpg_mask.png), those sharing the file name "
                              "too get parent folders in front (a_x.png_mask.png); the same "
                              "file twice: <stem>-2. The written paths are printed")
+    parser.add_argument("--tta", choices=["flips"],
+                        help="average the class probabilities over the four flips "
+                             "(test-time augmentation, 4x the cost)")
 
 
 @command("predict", "predict masks for image files; writes palette masks and overlays", _add_predict)
@@ -223,7 +245,8 @@ def _predict(args):
         raise ValueError(f"{args.model} is a model of kind {meta['kind'].name!r}: `predict` "
                          "segments images with segmentation models (use `generate` for "
                          "generative models)")
-    for path in predict_files(model, args.images, args.out, palette=meta.get("palette")):
+    for path in predict_files(model, args.images, args.out, palette=meta.get("palette"),
+                              tta=args.tta):
         print(path)
     return 0
 

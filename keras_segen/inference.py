@@ -8,7 +8,7 @@ from keras_segen.image_decoding import decode_rgb
 from keras_segen.visualize import colorize, overlay
 
 WINDOW = 512  # larger images are predicted window by window to bound memory
-MARGIN = 32  # context added around each window, cropped away afterwards
+OVERLAP = 64  # windows overlap by this much; their probabilities blend across it
 
 
 def read_rgb(path) -> np.ndarray:
@@ -18,22 +18,63 @@ def read_rgb(path) -> np.ndarray:
     return decode_rgb(path)
 
 
-def predict_mask(model, image_uint8: np.ndarray) -> np.ndarray:
-    """Class indices [H,W] for one RGB uint8 image of any size."""
+def _ramp(length, overlap):
+    """Blending weights along one axis of a window: rising over the first ``overlap``
+    pixels, falling over the last, so neighbouring windows cross-fade."""
+    steps = np.arange(length, dtype=np.float32)
+    rise = np.minimum((steps + 1) / (overlap + 1), (length - steps) / (overlap + 1))
+    return np.clip(rise, 1e-3, 1.0)
+
+
+def window_starts(size, window, overlap):
+    """Window offsets covering ``[0, size)`` with at least ``overlap`` shared pixels."""
+    if size <= window:
+        return [0]
+    stride = window - overlap
+    starts = list(range(0, size - window, stride))
+    return starts + [size - window]
+
+
+def predict_probabilities(model, image_uint8, *, window=WINDOW, overlap=OVERLAP, tta=None):
+    """Class probabilities [H,W,C] of one RGB uint8 image of any size.
+
+    Up to ``window`` pixels a side the image is one fully convolutional pass; larger
+    images are cut into overlapping windows whose softmax outputs are blended with
+    linear ramps (no seams, every pixel keeps context). ``tta="flips"`` averages the
+    four flips (``evaluation.tta``)."""
+    from keras_segen.evaluation.tta import with_tta
+
+    model = with_tta(model, tta)
     image = image_uint8.astype(np.float32) / 255.0
     height, width = image.shape[:2]
-    if height <= WINDOW and width <= WINDOW:
-        return np.argmax(np.asarray(model.predict_on_batch(image[None])[0]), axis=-1)
-    mask = np.zeros((height, width), dtype=np.int64)
-    for top in range(0, height, WINDOW):
-        for left in range(0, width, WINDOW):
-            y0, x0 = max(top - MARGIN, 0), max(left - MARGIN, 0)
-            y1, x1 = min(top + WINDOW + MARGIN, height), min(left + WINDOW + MARGIN, width)
-            logits = np.asarray(model.predict_on_batch(image[None, y0:y1, x0:x1])[0])
-            window = np.argmax(logits, axis=-1)
-            bottom, right = min(top + WINDOW, height), min(left + WINDOW, width)
-            mask[top:bottom, left:right] = window[top - y0: bottom - y0, left - x0: right - x0]
-    return mask
+
+    def probabilities(part):
+        logits = np.asarray(model.predict_on_batch(part[None])[0], dtype=np.float32)
+        logits -= logits.max(axis=-1, keepdims=True)
+        exp = np.exp(logits)
+        return exp / exp.sum(axis=-1, keepdims=True)
+
+    if height <= window and width <= window:
+        return probabilities(image)
+    total, weight = None, np.zeros((height, width, 1), np.float32)
+    for top in window_starts(height, window, overlap):
+        for left in window_starts(width, window, overlap):
+            part = image[top:top + window, left:left + window]
+            probs = probabilities(part)
+            ramp = np.outer(_ramp(part.shape[0], overlap), _ramp(part.shape[1], overlap))
+            if total is None:
+                total = np.zeros((height, width, probs.shape[-1]), np.float32)
+            total[top:top + part.shape[0], left:left + part.shape[1]] += probs * ramp[..., None]
+            weight[top:top + part.shape[0], left:left + part.shape[1]] += ramp[..., None]
+    return total / weight
+
+
+def predict_mask(model, image_uint8: np.ndarray, *, window=WINDOW, overlap=OVERLAP,
+                 tta=None) -> np.ndarray:
+    """Class indices [H,W] for one RGB uint8 image of any size (see
+    ``predict_probabilities``)."""
+    return np.argmax(predict_probabilities(model, image_uint8, window=window,
+                                           overlap=overlap, tta=tta), axis=-1)
 
 
 def default_palette(num_classes: int) -> np.ndarray:
@@ -49,12 +90,15 @@ def default_palette(num_classes: int) -> np.ndarray:
     return palette
 
 
-def predict_files(model, paths, out_dir, palette=None) -> list[pathlib.Path]:
+def predict_files(model, paths, out_dir, palette=None, tta=None) -> list[pathlib.Path]:
     """Write ``<stem>_mask.png`` (palette PNG of class indices) and ``<stem>_overlay.png``
     for each image (inputs sharing a stem: see ``output_stems``); returns the written
     paths. All inputs are read before any output is written, so a bad file stops the run
     before it produces partial results."""
+    from keras_segen.evaluation.tta import with_tta
+
     out = pathlib.Path(out_dir)
+    model = with_tta(model, tta)  # once: one traced function for every file
     images = [(stem, read_rgb(p)) for stem, p in zip(output_stems(paths), paths)]
     out.mkdir(parents=True, exist_ok=True)
     num_classes = int(model.outputs[0].shape[-1])

@@ -145,6 +145,27 @@ class Segmentation(Family):
         synchronize_batch_norm(model)  # global-batch statistics, as on one device
 
 
+class AdversarialSegmentation(Segmentation):
+    """A segmenter with a pair discriminator: two optimizers, its own train_step."""
+
+    own_train_step = True
+
+    def compile(self, model, optimizer, run_eagerly=False):
+        num_classes = model.output_shape[-1]
+        # Two optimizer classes: a reload must give each player its own back.
+        d_optimizer = (keras.optimizers.RMSprop(1e-3) if optimizer == "adam"
+                       else _optimizer("sgd", self.sgd_learning_rate))
+        model.compile(
+            optimizer=_optimizer(optimizer, self.sgd_learning_rate),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=[keras_segen.metrics.MeanIoU(num_classes)],
+            d_optimizer=d_optimizer, run_eagerly=run_eagerly,
+        )
+
+    def optimizers(self, model):
+        return [model.optimizer, model.d_optimizer]
+
+
 class Classification(Segmentation):
     float32_outputs = False  # a softmax in the compute dtype (bfloat16 under mixed)
 
@@ -258,6 +279,7 @@ def _optimizer(name, sgd_learning_rate):
 
 SEGMENTATION, CLASSIFICATION = Segmentation(), Classification()
 LATENT_GAN, IMAGE_TO_IMAGE, VARIATIONAL = LatentGAN(), ImageToImage(), Variational()
+ADVERSARIAL_SEGMENTATION = AdversarialSegmentation()
 
 
 # --- the case table --------------------------------------------------------------------
@@ -336,6 +358,15 @@ CASES = (
     _segmentation("deeplabv3plus", slow={"export"}, encoder="resnet18", encoder_width=4, aspp_filters=8,
                   low_level_filters=4, decoder_filters=8, aspp_dropout=0.1),
     _segmentation("pixel_baseline", slow={"mirrored"}, hidden_units=4),
+    ArchitectureCase(
+        "adversarial_segmenter", ADVERSARIAL_SEGMENTATION,
+        dict(num_classes=3, depth=2, base_filters=4, discriminator_filters=4,
+             discriminator_depth=2, adversarial_weight=0.5),
+        second_size={"input_shape": (36, 44, 3)}, class_names=("ocean", "land", "lake"),
+        slow=frozenset({"mirrored"})),  # 14 s on 2 shared CPUs
+    _segmentation("segformer", slow={"mirrored"}, embed_dims=(8, 16), depths=(1, 1),
+                  num_heads=(1, 2), sr_ratios=(2, 1), mlp_ratio=2, decoder_dim=8,
+                  drop_path_rate=0.0, dropout=0.0),
     ArchitectureCase(
         "fashion_classifier", CLASSIFICATION,
         dict(widths=(4, 8), feature_dim=8, dropout=0.3),

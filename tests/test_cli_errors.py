@@ -217,3 +217,12 @@ def test_the_console_entry_point_prints_no_traceback(tmp_path, image):
     assert "Traceback" not in done.stderr
     ours = [line for line in done.stderr.splitlines() if line.startswith("keras-segen")]
     assert ours == [f"keras-segen predict: error: File exists: {tmp_path / 'afile'}"]
+
+
+def test_evaluate_protocol_and_tta_are_checked(capsys):
+    assert cli.main(["evaluate", "fcn_bluemarble", "--protocol", "globe"]) == 2
+    line = _one_error_line(capsys)
+    assert "no evaluation protocol 'globe'" in line and "regions" in line
+    assert cli.main(["evaluate", "dcgan_fashion_mnist", "--tta", "flips"]) == 2
+    line = _one_error_line(capsys)
+    assert "--tta applies to segmentation models" in line

@@ -12,6 +12,7 @@ EXPECTED = {
     "pixel_baseline": "segmentation", "fashion_classifier": "classification",
     "dcgan": "adversarial", "wgan_gp": "adversarial", "cgan": "adversarial",
     "vae": "variational", "cvae": "variational", "pix2pix": "image_to_image",
+    "segformer": "segmentation", "adversarial_segmenter": "adversarial_segmentation",
 }
 
 TINY = {

@@ -22,9 +22,21 @@ _LOADERS = {
     "packed": ("packed", "load"),  # keras-segen data pack DIR OUT; load(..., path=OUT)
 }
 
+# name -> the module whose PROTOCOLS names its extra evaluation protocols.
+_PROTOCOLS = {"bluemarble": "bluemarble"}
+
 
 def list_datasets() -> list[str]:
     return sorted(_LOADERS) + ["tfds:<name>"]
+
+
+def protocols(name: str) -> dict:
+    """``{protocol: loader options}``: the evaluation protocols a dataset defines beside
+    its recipe's own options (bluemarble: ``regions``, ``regions_no_caspian``)."""
+    if name not in _PROTOCOLS:
+        return {}
+    module = importlib.import_module(f"keras_segen.datasets.{_PROTOCOLS[name]}")
+    return dict(module.PROTOCOLS)
 
 
 def load(name: str, split: str = "train", **options):
@@ -47,4 +59,5 @@ def load(name: str, split: str = "train", **options):
     return getattr(module, function)(split=split, **options)
 
 
-__all__ = ["DatasetInfo", "IGNORE_LABEL", "SPLITS", "list_datasets", "load", "make_pipeline"]
+__all__ = ["DatasetInfo", "IGNORE_LABEL", "SPLITS", "list_datasets", "load", "make_pipeline",
+           "protocols"]

@@ -46,6 +46,11 @@ class JointAugment:
         brightness: max absolute brightness delta (input only), 0 disables.
         contrast: contrast factor drawn from ``[1 - contrast, 1 + contrast]``, 0 disables.
         mode: ``"segmentation"`` or ``"paired_images"`` (see module docstring).
+        focus_class: segmentation only: a class whose pixels crops are centred on now
+            and then (nnU-Net's foreground oversampling), so a rare class is seen in
+            context; None disables.
+        focus_rate: the probability that a crop holds a random pixel of ``focus_class``
+            (when the input holds one); the other crops are placed uniformly.
     """
 
     hflip: bool = True
@@ -56,6 +61,8 @@ class JointAugment:
     brightness: float = 0.1
     contrast: float = 0.1
     mode: str = "segmentation"
+    focus_class: int | None = None
+    focus_rate: float = 0.0
 
     def __post_init__(self):
         # Normalize lists (from JSON) to tuples so configs compare equal after a round trip.
@@ -81,6 +88,17 @@ class JointAugment:
                 raise ValueError(f"JointAugment: {field} must be in [0, 1), got {value!r}")
         if self.mode not in MODES:
             raise ValueError(f"JointAugment: mode must be one of {MODES}, got {self.mode!r}")
+        if not (isinstance(self.focus_rate, (int, float)) and 0 <= self.focus_rate <= 1):
+            raise ValueError(f"JointAugment: focus_rate must be in [0, 1], got "
+                             f"{self.focus_rate!r}")
+        if self.focus_class is not None and not (
+                isinstance(self.focus_class, int) and 0 <= self.focus_class < IGNORE_LABEL):
+            raise ValueError(f"JointAugment: focus_class must be a class index or None, got "
+                             f"{self.focus_class!r}")
+        if self.focus_rate > 0 and (self.focus_class is None or self.mode != "segmentation"
+                                    or self.crop_size is None):
+            raise ValueError("JointAugment: focus_rate needs focus_class, crop_size and "
+                             "mode 'segmentation'")
 
     # -- serialization (plain JSON-able dict, so a recipe can hold it) ----------------
     def get_config(self) -> dict:
@@ -133,7 +151,14 @@ class JointAugment:
         if self.scale_range is not None:
             x, y = self._scale(seeds[_SCALE], x, y, segmentation)
         crop_hw = tf.constant(self.crop_size, tf.int32) if self.crop_size else input_hw
-        x, y = _pad_and_crop(seeds[_CROP_Y], seeds[_CROP_X], x, y, crop_hw, segmentation)
+        focus = None
+        if self.focus_rate > 0:
+            # Seeds of their own (not a new sub-seed slot): runs without focus repeat exactly.
+            focus_seeds = tf.random.experimental.stateless_split(
+                tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int64), 7919), 2)
+            focus = (self.focus_class, self.focus_rate, focus_seeds)
+        x, y = _pad_and_crop(seeds[_CROP_Y], seeds[_CROP_X], x, y, crop_hw, segmentation,
+                             focus)
         x = self._photometric(seeds[_BRIGHT], seeds[_CONTRAST], x)
 
         if self.crop_size:
@@ -183,8 +208,11 @@ def _maybe(seed, transform, x, y):
     return tf.cond(apply, lambda: (transform(x), transform(y)), lambda: (x, y))
 
 
-def _pad_and_crop(seed_y, seed_x, x, y, crop_hw, segmentation):
-    """Pad up to ``crop_hw`` (0 for images, 255 for masks), then crop both at one offset."""
+def _pad_and_crop(seed_y, seed_x, x, y, crop_hw, segmentation, focus=None):
+    """Pad up to ``crop_hw`` (0 for images, 255 for masks), then crop both at one offset.
+
+    ``focus=(label, rate, seeds)``: with probability ``rate`` the crop is placed uniformly
+    among the offsets whose window holds one random pixel of ``label`` (if any)."""
     hw = tf.shape(x)[:2]
     pad = tf.maximum(crop_hw - hw, 0)
     # Centre the padding so a small input stays in the middle of the crop.
@@ -196,12 +224,29 @@ def _pad_and_crop(seed_y, seed_x, x, y, crop_hw, segmentation):
     y_fill = IGNORE_LABEL if segmentation else 0
     y = tf.pad(y, paddings, constant_values=tf.cast(y_fill, y.dtype))
     hw = tf.maximum(hw, crop_hw)
-    top = tf.random.stateless_uniform([], seed_y, 0, hw[0] - crop_hw[0] + 1, dtype=tf.int32)
-    left = tf.random.stateless_uniform([], seed_x, 0, hw[1] - crop_hw[1] + 1, dtype=tf.int32)
+    low, high = tf.zeros([2], tf.int32), hw - crop_hw  # the offsets, inclusive
+    if focus is not None:
+        low, high = _focus_window(y[..., 0], crop_hw, low, high, *focus)
+    top = tf.random.stateless_uniform([], seed_y, low[0], high[0] + 1, dtype=tf.int32)
+    left = tf.random.stateless_uniform([], seed_x, low[1], high[1] + 1, dtype=tf.int32)
     begin = tf.stack([top, left, 0])
     x = tf.slice(x, begin, tf.stack([crop_hw[0], crop_hw[1], -1]))
     y = tf.slice(y, begin, tf.stack([crop_hw[0], crop_hw[1], -1]))
     return x, y
+
+
+def _focus_window(labels, crop_hw, low, high, label, rate, seeds):
+    """The offset range ``[low, high]`` narrowed to crops holding one random ``label``
+    pixel, with probability ``rate`` and only when the mask holds that label."""
+    where = tf.cast(tf.where(tf.equal(labels, tf.cast(label, labels.dtype))), tf.int32)
+    count = tf.shape(where)[0]
+    use = tf.logical_and(tf.random.stateless_uniform([], seeds[0]) < rate, count > 0)
+    pick = tf.random.stateless_uniform([], seeds[1], 0, tf.maximum(count, 1), dtype=tf.int32)
+    # A dummy last row keeps the gather valid when the label is absent (then unused).
+    pixel = tf.gather(tf.concat([where, tf.zeros([1, 2], tf.int32)], 0), pick)
+    focus_low = tf.maximum(low, pixel - crop_hw + 1)
+    focus_high = tf.minimum(high, pixel)
+    return tf.where(use, focus_low, low), tf.where(use, focus_high, high)
 
 
 def from_spec(spec) -> "JointAugment | None":

@@ -21,6 +21,15 @@ GRID_ROWS, GRID_COLS = 7, 14  # 2688 x 5376 pixels of the 2700 x 5400 mosaic
 DEGREES_PER_PIXEL = 180.0 / source.IMAGE_SHAPE[0]
 SPLIT_PATTERN = ("train", "test", "train", "val", "train")
 SPLITS = ("train", "val", "test", "all")
+# [lat_south, lat_north, lon_west, lon_east]: the Caspian Sea, labelled lake, 3% of the
+# globe's lake pixels and most of the test split's large-lake pixels.
+CASPIAN = (36.0, 48.0, 46.0, 56.0)
+# Evaluation protocols beside the recipe's own tiles (``kinds.segmentation``): whole
+# 384-px test blocks, with and without the Caspian (its pixels ignored).
+PROTOCOLS = {
+    "regions": {"tile_size": BLOCK},
+    "regions_no_caspian": {"tile_size": BLOCK, "ignore_boxes": [list(CASPIAN)]},
+}
 
 
 @functools.lru_cache(maxsize=1)
@@ -56,9 +65,27 @@ def _validate_split(split):
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
 
 
+def ignore_boxes_mask(mask, boxes):
+    """``mask`` with the pixels whose centres lie in any of ``boxes`` (each
+    ``[lat_south, lat_north, lon_west, lon_east]`` in degrees) set to the ignore label."""
+    from keras_segen.datasets.info import IGNORE_LABEL
+
+    mask = mask.copy()
+    lat = 90.0 - (np.arange(mask.shape[0]) + 0.5) * DEGREES_PER_PIXEL
+    lon = -180.0 + (np.arange(mask.shape[1]) + 0.5) * DEGREES_PER_PIXEL
+    for box in boxes:
+        if len(box) != 4 or not (box[0] < box[1] and box[2] < box[3]):
+            raise ValueError(f"ignore_boxes: each box is [lat_south, lat_north, lon_west, "
+                             f"lon_east] with south < north and west < east, got {box!r}")
+        rows = (lat >= box[0]) & (lat <= box[1])
+        cols = (lon >= box[2]) & (lon <= box[3])
+        mask[np.ix_(rows, cols)] = IGNORE_LABEL
+    return mask
+
+
 def tile_arrays(split: str, tile_size: int = 64, min_classes: int = 1,
                 other_tiles_fraction: float = 0.0, seed: int = 0, layers=("image",),
-                class_repeats=None):
+                class_repeats=None, ignore_boxes=None):
     """Numpy tiles of one split.
 
     Returns a dict with ``mask`` (N, T, T) uint8, one entry per name in ``layers``
@@ -69,7 +96,8 @@ def tile_arrays(split: str, tile_size: int = 64, min_classes: int = 1,
     deterministic ``other_tiles_fraction`` of the rest -- lakes are 0.3% of all pixels,
     so training on informative tiles matters. ``class_repeats={label: k}`` (or pairs
     ``[[label, k]]``) repeats every tile holding ``label`` k times in total: oversampling
-    the rare class for training.
+    the rare class for training. ``ignore_boxes`` (lat/lon boxes, see
+    ``ignore_boxes_mask``) label their pixels 255, left out of losses and metrics.
     """
     _validate_split(split)
     _validate_tile_size(tile_size)
@@ -78,6 +106,8 @@ def tile_arrays(split: str, tile_size: int = 64, min_classes: int = 1,
     if not 0.0 <= other_tiles_fraction <= 1.0:
         raise ValueError(f"other_tiles_fraction must be in [0, 1], got {other_tiles_fraction}")
     image, mask = globe()
+    if ignore_boxes:
+        mask = ignore_boxes_mask(mask, ignore_boxes)
     grids = {"image": image}
     if "relief" in layers:
         grids["relief"] = source.read_relief()[: image.shape[0], : image.shape[1]]
@@ -158,13 +188,15 @@ def _info(name, split, tile_size, tiles, description):
 
 
 def load(split: str = "train", *, tile_size: int = 64, min_classes: int = 1,
-         other_tiles_fraction: float = 0.0, seed: int = 0, class_repeats=None):
+         other_tiles_fraction: float = 0.0, seed: int = 0, class_repeats=None,
+         ignore_boxes=None):
     """Blue Marble segmentation tiles: ``(image float32 [0,1] TxTx3, mask int32 TxT)``.
 
     Options as in ``tile_arrays``; ``info.bounds`` holds each tile's lat/lon box.
+    ``tile_size=384`` gives the whole geographic blocks (the ``regions`` protocol).
     """
     tiles = tile_arrays(split, tile_size, min_classes, other_tiles_fraction, seed,
-                        class_repeats=class_repeats)
+                        class_repeats=class_repeats, ignore_boxes=ignore_boxes)
     dataset = tf.data.Dataset.from_tensor_slices((tiles["image"], tiles["mask"])).map(
         lambda image, mask: (tf.cast(image, tf.float32) / 255.0, tf.cast(mask, tf.int32)),
         num_parallel_calls=tf.data.AUTOTUNE,

@@ -12,6 +12,7 @@ adding an architecture of an existing kind is its builder file and
 import difflib
 
 from keras_segen.kinds.adversarial import AdversarialKind
+from keras_segen.kinds.adversarial_segmentation import AdversarialSegmentationKind
 from keras_segen.kinds.base import ModelKind, TrainingData, split_names
 from keras_segen.kinds.classification import ClassificationKind
 from keras_segen.kinds.image_to_image import ImageToImageKind
@@ -32,7 +33,7 @@ def register_kind(kind: ModelKind) -> ModelKind:
 
 
 for _kind in (SegmentationKind(), ClassificationKind(), AdversarialKind(),
-              VariationalKind(), ImageToImageKind()):
+              VariationalKind(), ImageToImageKind(), AdversarialSegmentationKind()):
     register_kind(_kind)
 
 

@@ -106,6 +106,11 @@ class ModelKind:
             found.append(split["val"])
         return found
 
+    def evaluations(self, recipe) -> list:
+        """``(split, protocol)`` pairs a card reports; protocol None is the recipe's own
+        data options (a kind with other protocols passes them to ``evaluate``)."""
+        return [(split, None) for split in self.evaluated_splits(recipe)]
+
     def classes_used_as(self, kwargs) -> str:
         return "predicted classes"
 
@@ -141,9 +146,12 @@ class ModelKind:
                          "of generative models only")
 
 
-def metrics_key(recipe, split) -> str:
-    """``"<dataset>/<split>"``: the key of a split's metrics in metrics.json and cards."""
-    return f"{recipe['dataset']['name']}/{split}"
+def metrics_key(recipe, split, protocol=None) -> str:
+    """``"<dataset>/<split>"``: the key of a split's metrics in metrics.json and cards;
+    ``"<dataset>/<split>/<protocol>"`` for another evaluation protocol of the split
+    (bluemarble's ``regions``)."""
+    key = f"{recipe['dataset']['name']}/{split}"
+    return f"{key}/{protocol}" if protocol else key
 
 
 def split_names(recipe) -> dict:

@@ -79,7 +79,8 @@ class SegmentationKind(ModelKind):
         train_options = {**options, **data_cfg.get("train_options", {})}  # the latter win
         train_ds, info = datasets.load(data_cfg["name"], split_names(recipe)["train"],
                                        **train_options, seed=seed)
-        val_ds, _ = load_recipe_split(recipe, split_names(recipe)["val"])
+        val_ds, _ = load_recipe_split(recipe, split_names(recipe)["val"],
+                                      protocol=data_cfg.get("val_protocol"))
         class_weights = None
         if train_cfg.get("class_weighting"):
             counts = losses.class_frequencies(train_ds, len(info.class_names))
@@ -115,26 +116,41 @@ class SegmentationKind(ModelKind):
         if data is not None and split == split_names(recipe)["val"]:
             dataset, info = data.val, data.info
         else:
-            dataset, info = load_recipe_split(recipe, split)
+            dataset, info = load_recipe_split(recipe, split,
+                                              protocol=recipe["dataset"].get("val_protocol"))
         images, masks = report_tiles(dataset)
         return SegmentationReporter(recipe, info.class_names, info.palette, images, masks,
                                     split=split)
 
     def evaluate_run(self, model, recipe, data):
         results = {"class_names": data.class_names, "palette": data.info.palette}
-        for split in self.evaluated_splits(recipe):
-            results[metrics_key(recipe, split)] = self.evaluate(
-                model, recipe, split, class_names=data.class_names)
+        for split, protocol in self.evaluations(recipe):
+            results[metrics_key(recipe, split, protocol)] = self.evaluate(
+                model, recipe, split, class_names=data.class_names, protocol=protocol)
         return results
 
     # --- evaluation ---------------------------------------------------------------
-    def evaluate(self, model, recipe, split, *, batch_size=64, num_images=None,
-                 baselines=None, class_names=None):
-        from keras_segen.evaluation import evaluate_segmentation
+    def evaluations(self, recipe) -> list:
+        """``(split, protocol)`` pairs a run and a card report: each held-out split with
+        the recipe's own options (protocol None), then with every protocol its dataset
+        defines (bluemarble: whole regions, with and without the Caspian)."""
+        from keras_segen.datasets import protocols
 
-        dataset, info = load_recipe_split(recipe, split)
-        return evaluate_segmentation(model, dataset, class_names or info.class_names,
-                                     batch_size=batch_size)
+        extra = list(protocols(recipe["dataset"]["name"]))
+        return [(split, protocol) for split in self.evaluated_splits(recipe)
+                for protocol in [None] + extra]
+
+    def evaluate(self, model, recipe, split, *, batch_size=64, num_images=None,
+                 baselines=None, class_names=None, protocol=None, tta=None):
+        """``tta="flips"`` averages the class probabilities over the four flips."""
+        from keras_segen.evaluation import evaluate_segmentation
+        from keras_segen.evaluation.tta import with_tta
+
+        dataset, info = load_recipe_split(recipe, split, protocol=protocol)
+        if protocol is not None:  # whole regions are large: fewer per batch
+            batch_size = max(1, min(batch_size, 8))
+        return evaluate_segmentation(with_tta(model, tta), dataset,
+                                     class_names or info.class_names, batch_size=batch_size)
 
     def format_results(self, results, title=""):
         from keras_segen.evaluation import format_table

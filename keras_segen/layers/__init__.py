@@ -8,6 +8,13 @@ from keras_segen.layers.conv_blocks import (
     double_conv,
     normalization_layer,
 )
+from keras_segen.layers.mix_transformer import (
+    DropPath,
+    EfficientSelfAttention,
+    MixFFN,
+    MixTransformerBlock,
+    OverlapPatchEmbedding,
+)
 from keras_segen.layers.output import float32_logits
 from keras_segen.layers.preprocessing import (
     HED_MEAN_BGR,
@@ -23,8 +30,13 @@ __all__ = [
     "BilinearUpsamplingInitializer",
     "CaffePreprocessing",
     "CropToReference",
+    "DropPath",
+    "EfficientSelfAttention",
     "HED_MEAN_BGR",
     "IMAGENET_CAFFE_MEAN_BGR",
+    "MixFFN",
+    "MixTransformerBlock",
+    "OverlapPatchEmbedding",
     "ResizeToReference",
     "atrous_spatial_pyramid_pooling",
     "bilinear_upsampling",

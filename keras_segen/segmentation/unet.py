@@ -3,6 +3,7 @@ import keras
 
 from keras_segen.layers import (
     NORMALIZATIONS,
+    atrous_spatial_pyramid_pooling,
     CropToReference,
     double_conv,
     float32_logits,
@@ -17,6 +18,7 @@ from keras_segen.segmentation._arguments import (
 )
 
 UPSAMPLINGS = ("transpose", "bilinear")
+BOTTLENECKS = ("double_conv", "aspp")
 
 
 @register_architecture("unet", task="segmentation")
@@ -29,6 +31,8 @@ def unet(
     normalization="batch",
     dropout=0.0,
     upsampling="transpose",
+    bottleneck="double_conv",
+    aspp_rates=(2, 4, 8),
     name="unet",
 ):
     """U-Net: logits ``[N, H, W, num_classes]`` at the input size, for any input size.
@@ -40,6 +44,9 @@ def unet(
             where the original paper puts it); 0 disables it.
         upsampling: "transpose" (learned 2x2/2 transposed conv halving the filters, as in
             the paper) or "bilinear" (fixed bilinear 2x, fewer parameters).
+        bottleneck: "double_conv" (the paper) or "aspp": atrous spatial pyramid pooling
+            with ``aspp_rates`` and an image-pooling branch at the bottom of the U, so
+            every pixel sees the whole input (an enclosed sea vs the ocean).
     """
     where = "unet"
     input_shape = check_input_shape(input_shape, where)
@@ -49,6 +56,7 @@ def unet(
     check_choice(normalization, NORMALIZATIONS, "normalization", where)
     dropout = check_rate(dropout, "dropout", where)
     check_choice(upsampling, UPSAMPLINGS, "upsampling", where)
+    check_choice(bottleneck, BOTTLENECKS, "bottleneck", where)
 
     # Any input size: pools use "same" padding, so a level of odd size s gives ceil(s/2);
     # upsampling doubles that to s or s + 1 and CropToReference trims the extra bottom
@@ -64,7 +72,13 @@ def unet(
         skips.append(x)
         x = keras.layers.MaxPooling2D(2, padding="same", name=f"encoder{level + 1}_pool")(x)
 
-    x = double_conv(x, base_filters * 2**depth, name="bottleneck", normalization=normalization)
+    if bottleneck == "aspp":
+        x = atrous_spatial_pyramid_pooling(
+            x, filters=base_filters * 2**depth, rates=tuple(aspp_rates), dropout=0.0,
+            normalization=normalization, name="bottleneck_aspp")
+    else:
+        x = double_conv(x, base_filters * 2**depth, name="bottleneck",
+                        normalization=normalization)
     if dropout:
         x = keras.layers.Dropout(dropout, name="bottleneck_dropout")(x)
 

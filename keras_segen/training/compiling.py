@@ -14,6 +14,7 @@ _LOSSES = {
     "dice": losses.DiceLoss,
     "focal": losses.FocalLoss,
     "jaccard": losses.JaccardLoss,
+    "lovasz": losses.LovaszSoftmaxLoss,
     "tversky": losses.TverskyLoss,
 }
 

@@ -181,6 +181,21 @@ def _init(v):
     return v
 
 
+PLATEAU_KEYS = ("factor", "patience", "min_lr")
+
+
+def _plateau(v):
+    """``{"factor": 0 < f < 1, "patience": epochs >= 1, "min_lr": >= 0}`` (all optional)."""
+    shape = ('an object of factor (0 < f < 1), patience (epochs, >= 1) and min_lr (>= 0)')
+    if not isinstance(v, dict) or set(v) - set(PLATEAU_KEYS):
+        raise _Bad(shape)
+    factor, patience, min_lr = v.get("factor", 0.5), v.get("patience", 5), v.get("min_lr", 0)
+    if not (_is_number(factor) and 0 < factor < 1 and _is_int(patience) and patience >= 1
+            and _is_number(min_lr) and min_lr >= 0):
+        raise _Bad(shape)
+    return v
+
+
 def _license(v):
     if isinstance(v, str):
         return v
@@ -205,6 +220,7 @@ DATASET_FIELDS = {
     "test_split": (_str, False), "limit": (_optional(_limit), False),
     "title": (_text, False), "split_protocol": (_text, False),
     "license": (_text, False), "source": (_text, False), "prepare": (_text, False),
+    "val_protocol": (_optional(_str), False),
 }
 TRAIN_FIELDS = {
     "epochs": (_pos_int, True), "batch_size": (_pos_int, True),
@@ -220,6 +236,7 @@ TRAIN_FIELDS = {
     "overlay_tiles": (_pos_int, False), "samples": (_samples, False),
     "schedule": (_text, False), "checkpoint": (_text, False),
     "eval_samples": (_optional(_pos_int), False),
+    "reduce_lr_on_plateau": (_optional(_plateau), False),
 }
 EVALUATION_FIELDS = {
     "num_images": (_optional(_pos_int), False), "seed": (_int, False),

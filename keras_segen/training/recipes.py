@@ -55,6 +55,9 @@ class DatasetSpec:
     # A recipe that wants no validation says "val_split": null.
     val_split: str | None = "val"
     test_split: str = "test"
+    # The evaluation protocol (``datasets.protocols``) the val split is read with during
+    # training, so the best epoch is picked where the model is used (whole regions).
+    val_protocol: str | None = None
     limit: dict = dataclasses.field(default_factory=dict)  # split -> max examples
     title: str | None = None
     split_protocol: str | None = None
@@ -88,6 +91,9 @@ class TrainSpec:
     # Generative recipes: the end-of-run evaluation uses at most this many real and
     # generated images (``--eval-samples``; a smoke run's quick look).
     eval_samples: int | None = None
+    # {"factor", "patience", "min_lr"}: Keras' ReduceLROnPlateau on the kind's checkpoint
+    # metric, for runs long enough to reach a plateau.
+    reduce_lr_on_plateau: dict | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -72,6 +72,13 @@ def _callbacks(kind, model, work, recipe, data, seed, strategy):
     nan_guards = [segen_callbacks.StopOnNaN(monitor=name) for name in kind.nan_monitors(model)]
     budget = train_cfg.get("time_budget_s")
     timer = segen_callbacks.TimeBudget(float(budget)) if budget else None
+    plateau = train_cfg.get("reduce_lr_on_plateau")
+    if plateau:
+        monitor, mode = kind.checkpoint_monitor or ("val_loss", "min")
+        plateau = keras.callbacks.ReduceLROnPlateau(
+            monitor=monitor, mode=mode, factor=float(plateau.get("factor", 0.5)),
+            patience=int(plateau.get("patience", 5)), min_lr=float(plateau.get("min_lr", 0)),
+            verbose=1)
     found = [
         # Kept after the last epoch too: a re-run of the finished run then trains nothing
         # and re-measures, and a re-run with more epochs continues from it.
@@ -85,6 +92,7 @@ def _callbacks(kind, model, work, recipe, data, seed, strategy):
         # MultiWorkerMirroredStrategy (a worker's `work` is a scratch folder).
         RunReport(kind.reporter(recipe, data), work),
         *nan_guards,
+        *([plateau] if plateau else []),
         *([timer] if timer else []),
         *distribution.distribution_callbacks(strategy),
     ]

@@ -65,8 +65,8 @@ def evaluated_splits(recipe) -> list[str]:
     return kind_of_recipe(recipe).evaluated_splits(recipe)
 
 
-def metrics_key(recipe, split) -> str:
-    return kinds_metrics_key(recipe, split)
+def metrics_key(recipe, split, protocol=None) -> str:
+    return kinds_metrics_key(recipe, split, protocol)
 
 
 def dataset_record(recipe) -> dict:

@@ -17,11 +17,14 @@ from keras_segen.zoo import describe
 
 
 def evaluate_entry(model, recipe, class_names) -> dict:
-    """``{"<dataset>/<split>": metrics}`` for every split a card reports."""
+    """``{"<dataset>/<split>[/<protocol>]": metrics}`` for everything a card reports."""
     kind = kind_of_recipe(recipe)
-    return {describe.metrics_key(recipe, split):
-            kind.evaluate(model, recipe, split, baselines=False, class_names=class_names)
-            for split in kind.evaluated_splits(recipe)}
+    results = {}
+    for split, protocol in kind.evaluations(recipe):
+        extra = {"protocol": protocol} if protocol else {}
+        results[describe.metrics_key(recipe, split, protocol)] = kind.evaluate(
+            model, recipe, split, baselines=False, class_names=class_names, **extra)
+    return results
 
 
 def generation_baselines(model, recipe) -> dict:

@@ -159,3 +159,45 @@ def test_batched_input_is_refused():
     image, mask = _example()
     with pytest.raises(ValueError, match="unbatched"):
         JointAugment()(image[None], mask[None], _seed(0))
+
+
+def _focus_case(rate, seeds=40):
+    image = np.random.default_rng(0).random((192, 192, 3)).astype("float32")
+    mask = np.zeros((192, 192), np.int32)
+    mask[150:152, 10:12] = 2  # four rare pixels in a corner
+    augment = JointAugment(hflip=True, vflip=True, crop_size=(64, 64), scale_range=None,
+                           focus_class=2, focus_rate=rate)
+    crops = [augment(image, mask, tf.constant([s, 3]))[1].numpy() for s in range(seeds)]
+    return sum(int((c == 2).any()) for c in crops)
+
+
+def test_focus_crops_hold_the_rare_class_at_the_rate_asked():
+    assert _focus_case(1.0) == 40  # every crop holds a rare pixel
+    assert _focus_case(0.0) <= 4  # uniform crops rarely do (about 1 in 9 windows)
+    assert 10 <= _focus_case(0.5) <= 32
+
+
+def test_focus_on_a_mask_without_the_class_crops_uniformly_and_keeps_runs_equal():
+    augment = JointAugment(crop_size=(32, 32), focus_class=2, focus_rate=1.0)
+    image, mask = np.ones((96, 96, 3), np.float32) / 2, np.zeros((96, 96), np.int32)
+    x, y = augment(image, mask, tf.constant([1, 2]))
+    assert x.shape == (32, 32, 3) and y.shape == (32, 32)
+    again = augment(image, mask, tf.constant([1, 2]))
+    assert np.array_equal(x.numpy(), again[0].numpy())
+    # Without focus the draws are those of a recipe that never had the option.
+    plain = JointAugment(crop_size=(32, 32))
+    unfocused = JointAugment(crop_size=(32, 32), focus_class=2, focus_rate=0.0)
+    image = np.random.default_rng(1).random((96, 96, 3)).astype("float32")
+    assert np.array_equal(plain(image, mask, tf.constant([5, 6]))[0].numpy(),
+                          unfocused(image, mask, tf.constant([5, 6]))[0].numpy())
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(focus_rate=1.5, focus_class=2, crop_size=(8, 8)), "focus_rate"),
+    (dict(focus_rate=0.5, crop_size=(8, 8)), "needs focus_class"),
+    (dict(focus_rate=0.5, focus_class=2), "needs focus_class, crop_size"),
+    (dict(focus_class=-1), "focus_class"),
+])
+def test_bad_focus_options_raise(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        JointAugment(**kwargs)

@@ -114,3 +114,29 @@ def test_missing_and_corrupt_source_files(tmp_path, monkeypatch):
     (tmp_path / "lsmask_5min_h.bin").write_bytes(b"\x1f\x8b broken gzip")
     with pytest.raises(ValueError, match="lsmask_5min_h.bin"):
         bluemarble_source.read_mask(grid="5min")
+
+
+def test_regions_protocol_gives_whole_blocks_and_ignore_boxes_blank_the_caspian():
+    protocols = datasets.protocols("bluemarble")
+    assert set(protocols) == {"regions", "regions_no_caspian"}
+    assert datasets.protocols("fashion_mnist") == {}
+    regions = bluemarble.tile_arrays("test", **protocols["regions"])
+    tiles = bluemarble.tile_arrays("test", tile_size=64)
+    assert regions["mask"].shape[1:] == (384, 384)
+    # The same pixels, cut differently: identical class counts.
+    assert np.array_equal(np.bincount(regions["mask"].ravel(), minlength=3),
+                          np.bincount(tiles["mask"].ravel(), minlength=3))
+    blanked = bluemarble.tile_arrays("all", **protocols["regions_no_caspian"])
+    full = bluemarble.tile_arrays("all", tile_size=384)
+    changed = blanked["mask"] != full["mask"]
+    assert (blanked["mask"][changed] == 255).all()
+    # About 12 x 10 degrees at 4 arc-min: 180 x 150 pixels, all of them in the box.
+    assert changed.sum() == 180 * 150
+    lake_pixels = (full["mask"][changed] == 2).sum()
+    assert lake_pixels > 5000  # the Caspian is in the box (labelled lake)
+
+
+@pytest.mark.parametrize("box", [[48, 36, 46, 56], [36, 48, 56, 46], [1, 2, 3]])
+def test_bad_ignore_boxes_raise(box):
+    with pytest.raises(ValueError, match="ignore_boxes"):
+        bluemarble.ignore_boxes_mask(np.zeros((10, 10), np.uint8), [box])

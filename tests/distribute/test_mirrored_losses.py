@@ -20,6 +20,8 @@ LOSSES = {
     "jaccard": lambda: losses.JaccardLoss(smooth=0.1),
     "tversky": lambda: losses.TverskyLoss(alpha=0.3, beta=0.7, class_weights=[0, 1, 1]),
     "dice_per_image": lambda: losses.DiceLoss(per_image=True),
+    "lovasz": lambda: losses.LovaszSoftmaxLoss(),
+    "lovasz_per_image": lambda: losses.LovaszSoftmaxLoss(per_image=True, classes="all"),
     "ce_plus_dice": lambda: losses.CombinedLoss(
         [losses.SparseCrossEntropy(), losses.DiceLoss()], [1.0, 0.5]),
 }

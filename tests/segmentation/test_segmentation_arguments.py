@@ -3,7 +3,8 @@ import pytest
 
 import keras_segen
 
-ALL_ARCHS = ["unet", "fcn32s", "fcn16s", "fcn8s", "deeplabv3plus", "pixel_baseline"]
+ALL_ARCHS = ["unet", "fcn32s", "fcn16s", "fcn8s", "deeplabv3plus", "pixel_baseline", "segformer",
+             "adversarial_segmenter"]
 
 
 @pytest.mark.parametrize("arch", ALL_ARCHS)
@@ -30,6 +31,8 @@ def test_bad_common_arguments(arch, kwargs, message):
         ("unet", {"normalization": "layer"}, r"normalization must be one of \('batch', 'group', 'none'\)"),
         ("unet", {"upsampling": "nearest"}, r"upsampling must be one of \('transpose', 'bilinear'\)"),
         ("unet", {"depth": 0}, "depth must be an int >= 1"),
+        ("unet", {"bottleneck": "transformer"}, r"bottleneck must be one of \('double_conv', 'aspp'\)"),
+        ("unet", {"bottleneck": "aspp", "aspp_rates": [0]}, "ASPP rates must be"),
         ("unet", {"dropout": 1.0}, r"dropout must be a number in \[0, 1\)"),
         ("deeplabv3plus", {"output_stride": 32}, r"output_stride must be one of \(8, 16\)"),
         ("deeplabv3plus", {"encoder": "vgg16"}, "encoder must be one of .*resnet18.*resnet34.*resnet50"),

@@ -70,3 +70,16 @@ def test_pixel_baseline_has_only_1x1_convolutions(tiny_model):
     convs = [layer for layer in tiny_model("pixel_baseline").layers
              if isinstance(layer, keras.layers.Conv2D)]
     assert convs and all(layer.kernel_size == (1, 1) for layer in convs)
+
+
+def test_unet_aspp_bottleneck_sees_the_whole_input(tiny_model, images):
+    model = tiny_model("unet_aspp_bottleneck")
+    names = [layer.name for layer in model.layers]
+    assert "bottleneck_aspp_image_pool" in names and "bottleneck_aspp_rate2_conv" in names
+    assert "bottleneck_1_conv" not in names
+    # The image-pooling branch: a change in one corner reaches the far corner.
+    x = images(64, 64)
+    changed = np.array(x, copy=True)
+    changed[:, :4, :4] = 1.0 - changed[:, :4, :4]
+    delta = np.abs(model(changed).numpy() - model(x).numpy())[:, -4:, -4:]
+    assert delta.max() > 0

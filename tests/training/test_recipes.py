@@ -189,3 +189,14 @@ def test_recipes_the_tests_build_parse():
         "evaluation": {"kid_subset_size": 8, "kid_subsets": 3, "baselines": False,
                        "classifier": "/tmp/c.keras"},
     })
+
+
+@pytest.mark.parametrize("value", [{"factor": 1.5}, {"patience": 0}, {"min_lr": -1},
+                                   {"cooldown": 2}, "yes"])
+def test_reduce_lr_on_plateau_is_checked(value):
+    data = load_recipe("fcn_bluemarble")
+    data["train"]["reduce_lr_on_plateau"] = value
+    with pytest.raises(RecipeError, match="train.reduce_lr_on_plateau must be"):
+        Recipe.from_dict(data)
+    data["train"]["reduce_lr_on_plateau"] = {"factor": 0.5, "patience": 3}
+    assert Recipe.from_dict(data).train.reduce_lr_on_plateau["patience"] == 3
