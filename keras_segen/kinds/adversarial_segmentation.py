@@ -8,9 +8,11 @@ gives the segmenter the segmentation kind's optimizer (``train.optimizer`` or Ad
 from ``learning_rate``/``weight_decay``), loss and metrics, and the discriminator
 ``train.d_optimizer`` (the GAN recipes' key; default Adam(1e-4, beta_1=0.5)).
 """
-import keras
-
-from keras_segen.kinds.segmentation import SegmentationKind, segmentation_metrics
+from keras_segen.kinds.segmentation import (
+    SegmentationKind,
+    segmentation_metrics,
+    segmenter_optimizer,
+)
 from keras_segen.training.compiling import build_loss, jit_compile_setting, make_optimizer
 
 
@@ -20,12 +22,8 @@ class AdversarialSegmentationKind(SegmentationKind):
     def compile(self, model, train_cfg, class_names=None, class_weights=None):
         if class_names is None:
             class_names = [f"class_{k}" for k in range(model.num_classes)]
-        optimizer = make_optimizer(train_cfg.get("optimizer")) or keras.optimizers.AdamW(
-            learning_rate=float(train_cfg.get("learning_rate", 1e-3)),
-            weight_decay=float(train_cfg.get("weight_decay", 0.0)),
-        )
         model.compile(
-            optimizer=optimizer,
+            optimizer=segmenter_optimizer(train_cfg),
             loss=build_loss(train_cfg.get("loss", [["cross_entropy", 1.0]]), class_weights),
             metrics=segmentation_metrics(class_names),
             d_optimizer=make_optimizer(train_cfg.get("d_optimizer"), "d"),

@@ -23,6 +23,15 @@ def segmentation_metrics(class_names):
                                           per_class=("iou",))]
 
 
+def segmenter_optimizer(train_cfg):
+    """``train.optimizer`` as ``{"name": ..., ...}``, else AdamW from ``learning_rate``
+    and ``weight_decay``."""
+    return make_optimizer(train_cfg.get("optimizer")) or keras.optimizers.AdamW(
+        learning_rate=float(train_cfg.get("learning_rate", 1e-3)),
+        weight_decay=float(train_cfg.get("weight_decay", 0.0)),
+    )
+
+
 def overlay_tiles(val_ds, count):
     """``count`` fixed val tiles worth looking at: half from tiles holding every class,
     the rest spread evenly over the tiles holding at least two."""
@@ -58,12 +67,8 @@ class SegmentationKind(ModelKind):
         gives one as ``{"name": ..., ...}``."""
         if class_names is None:
             class_names = [f"class_{k}" for k in range(int(model.output_shape[-1]))]
-        optimizer = make_optimizer(train_cfg.get("optimizer")) or keras.optimizers.AdamW(
-            learning_rate=float(train_cfg.get("learning_rate", 1e-3)),
-            weight_decay=float(train_cfg.get("weight_decay", 0.0)),
-        )
         model.compile(
-            optimizer=optimizer,
+            optimizer=segmenter_optimizer(train_cfg),
             loss=build_loss(train_cfg.get("loss", [["cross_entropy", 1.0]]), class_weights),
             metrics=segmentation_metrics(class_names),
             jit_compile=jit_compile_setting(train_cfg),
@@ -168,10 +173,16 @@ class SegmentationKind(ModelKind):
                                 "over the last axis gives the class mask"})
 
     def write_samples(self, model, recipe, card_classes, folder):
-        from keras_segen.zoo.samples import segmentation_overlays
+        from keras_segen.datasets import protocols
+        from keras_segen.zoo.samples import region_overlays, segmentation_overlays
 
-        return [segmentation_overlays(model, recipe, card_classes.get("palette"),
-                                      folder / "samples" / "test_overlays.png")]
+        palette = card_classes.get("palette")
+        written = [segmentation_overlays(model, recipe, palette,
+                                         folder / "samples" / "test_overlays.png")]
+        if "regions" in protocols(recipe["dataset"]["name"]):
+            written.append(region_overlays(model, recipe, palette,
+                                           folder / "samples" / "test_regions.png"))
+        return written
 
     # --- serving ------------------------------------------------------------------
     def endpoints(self, model):

@@ -84,6 +84,7 @@ def _callbacks(kind, model, work, recipe, data, seed, strategy):
         # and re-measures, and a re-run with more epochs continues from it.
         SafeBackupAndRestore(str(work / "backup"), checkpoint, delete_checkpoint=False),
         saver,
+        *([plateau] if plateau else []),  # before the logger: history.csv gets the rate
         ResumableCSVLogger(work / "history.csv"),
         keras.callbacks.TensorBoard(str(work / "logs"), write_graph=False),
         *kind.picture_callbacks(model, work, recipe, data, seed),
@@ -92,7 +93,6 @@ def _callbacks(kind, model, work, recipe, data, seed, strategy):
         # MultiWorkerMirroredStrategy (a worker's `work` is a scratch folder).
         RunReport(kind.reporter(recipe, data), work),
         *nan_guards,
-        *([plateau] if plateau else []),
         *([timer] if timer else []),
         *distribution.distribution_callbacks(strategy),
     ]

@@ -14,7 +14,9 @@ SCHEMA_VERSION = 1
 MODEL_FILE = "model.keras"
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
-METRICS_KEY_PATTERN = re.compile(r"^[^/\s]+/[^/\s]+$")  # "<dataset>/<split>"
+# "<dataset>/<split>", or "<dataset>/<split>/<protocol>" for another evaluation protocol
+# of the split (bluemarble's whole "regions").
+METRICS_KEY_PATTERN = re.compile(r"^[^/\s]+/[^/\s]+(/[^/\s]+)?$")
 
 
 class Field:
@@ -155,7 +157,7 @@ def _consistency_errors(card) -> list[str]:
                           f"card's {key} {card[key]!r}")
     for key in card["metrics"]:
         if not METRICS_KEY_PATTERN.match(key):
-            errors.append(f"metrics.{key}: keys are '<dataset>/<split>'")
+            errors.append(f"metrics.{key}: keys are '<dataset>/<split>[/<protocol>]'")
     paths = [record["path"] for record in card["files"]]
     prefix = f"artifacts/{card['name']}/"
     for path in paths:

@@ -5,7 +5,6 @@ import tensorflow as tf
 
 from keras_segen import losses
 from keras_segen.losses import LovaszSoftmaxLoss
-from keras_segen.training import distribution
 
 C = 3
 
@@ -149,36 +148,4 @@ def test_compile_recipe_name_builds_it():
     assert _LOSSES["lovasz"] is LovaszSoftmaxLoss
 
 
-def test_mirrored_value_and_gradient_equal_the_one_device_ones():
-    """Replica halves hold different ignored pixels and classes: the shares add up to
-    the global loss and the gradients to its gradient (the sort is global)."""
-    labels, logits = _data(11, n=4)
-    labels[:2, :5] = 255
-    labels[2:][labels[2:] == 2] = 1
-    logits = tf.constant(logits)
-    loss = LovaszSoftmaxLoss()
-    with tf.GradientTape() as tape:
-        tape.watch(logits)
-        want = loss(labels, logits)
-    want_grad = tape.gradient(want, logits).numpy()
-    strategy = distribution.make_strategy("mirrored")
-    assert strategy.num_replicas_in_sync == 2
-    halves = strategy.experimental_distribute_values_from_function(
-        lambda ctx: (labels[2 * ctx.replica_id_in_sync_group:][:2],
-                     logits[2 * ctx.replica_id_in_sync_group:][:2]))
-
-    def step(batch):
-        y, x = batch
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            value = loss(y, x)
-        return value, tape.gradient(value, x)
-
-    values, grads = strategy.run(tf.function(step), args=(halves,))
-    shares = [float(v) for v in strategy.experimental_local_results(values)]
-    np.testing.assert_allclose(sum(shares), float(want), rtol=1e-6)
-    # Not simply the mean of the halves' own losses:
-    local = np.mean([float(loss(labels[i:i + 2], logits[i:i + 2])) for i in (0, 2)])
-    assert abs(local - float(want)) > 1e-3
-    got = np.concatenate([g.numpy() for g in strategy.experimental_local_results(grads)])
-    np.testing.assert_allclose(got, want_grad, rtol=1e-4, atol=1e-7)
+# Under MirroredStrategy: tests/distribute/test_mirrored_losses.py (lovasz, lovasz_per_image).

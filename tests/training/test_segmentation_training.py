@@ -22,7 +22,8 @@ def _tiny_recipe(**train):
 # ~27 s; fast: keras-segen train writes the run folder (tests/test_cli.py)
 @pytest.mark.slow
 def test_tiny_fit_writes_a_complete_run_folder(tmp_path):
-    results = training.train(_tiny_recipe(), tmp_path)
+    results = training.train(_tiny_recipe(
+        reduce_lr_on_plateau={"factor": 0.5, "patience": 1, "min_lr": 1e-4}), tmp_path)
     for name in ("model.keras", "history.csv", "metrics.json"):
         assert (tmp_path / name).is_file(), name
     assert sorted(p.name for p in (tmp_path / "overlays").iterdir()) == ["epoch_001.png", "epoch_002.png"]
@@ -32,6 +33,12 @@ def test_tiny_fit_writes_a_complete_run_folder(tmp_path):
     assert 0.0 <= test["pixel_accuracy"] <= 1.0
     assert set(test["per_class_iou"]) == {"ocean", "land", "lake"}
     assert results["bluemarble/test"]["mean_iou"] == test["mean_iou"]
+    # Whole regions with and without the Caspian, on the card beside the tiles.
+    assert written["bluemarble/test/regions"]["num_pixels"] == test["num_pixels"]
+    assert written["bluemarble/test/regions_no_caspian"]["num_pixels"] < test["num_pixels"]
+    with (tmp_path / "history.csv").open() as handle:  # the plateau callback logs its rate
+        rates = [float(row["learning_rate"]) for row in csv.DictReader(handle)]
+    assert len(rates) == 2 and all(1e-4 <= r <= 0.002 * (1 + 1e-6) for r in rates)
     model = keras.saving.load_model(tmp_path / "model.keras")
     assert model.predict(np.zeros((1, 40, 56, 3), "float32"), verbose=0).shape == (1, 40, 56, 3)
 

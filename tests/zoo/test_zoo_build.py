@@ -21,11 +21,13 @@ def test_build_registers_a_complete_entry(built_zoo):
     paths = {record["path"] for record in card["files"]}
     # Paths are relative to the zoo folder, so every one names a file of the tree.
     assert all((built_zoo / path).is_file() for path in paths)
-    assert {f"artifacts/{TINY}/model.keras", f"artifacts/{TINY}/samples/test_overlays.png"} <= paths
+    assert {f"artifacts/{TINY}/model.keras", f"artifacts/{TINY}/samples/test_overlays.png",
+            f"artifacts/{TINY}/samples/test_regions.png"} <= paths
     assert any(p.startswith(f"artifacts/{TINY}/serving/{TINY}/1/") and p.endswith("saved_model.pb")
                for p in paths)
     assert not build._has_optimizer_state(folder / "model.keras")
-    assert set(card["metrics"]) == {"bluemarble/test", "bluemarble/val"}
+    assert set(card["metrics"]) == {f"bluemarble/{split}{protocol}" for split in ("test", "val")
+                                    for protocol in ("", "/regions", "/regions_no_caspian")}
     assert 0 <= card["metrics"]["bluemarble/test"]["mean_iou"] <= 1
     assert card["trained_with"]["seed"] == 0 and card["evaluation"]["seconds"] > 0
     assert card["recipe"]["command"] == f"keras-segen zoo build {TINY}"
