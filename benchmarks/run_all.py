@@ -13,6 +13,7 @@ import hardware_limit
 import input_pipeline
 import peak_memory
 import recipe_cost
+import region_inference
 import segformer_vs_keras_hub
 import serving_latency
 import serving_profile
@@ -35,6 +36,7 @@ def main():
     serving_profile.main(["--runs", "3" if args.quick else "20"])
     peak_memory.main(["--steps", "3"] if args.quick else [])
     evaluation_cost.main(["--num", "1000", "--rounds", "1"] if args.quick else [])
+    region_inference.main([])
     classical_baselines.main(["--quick", "--rounds", "1"] if args.quick else [])
     # A CPU dry run wherever no GPU is visible; --quick: one step, XLA left out.
     gpu_check.main(["--dry-run", "--steps", "1", "--modes", "float32", "mixed_float16"]

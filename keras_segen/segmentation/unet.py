@@ -33,6 +33,7 @@ def unet(
     upsampling="transpose",
     bottleneck="double_conv",
     aspp_rates=(2, 4, 8),
+    aspp_filters=None,
     name="unet",
 ):
     """U-Net: logits ``[N, H, W, num_classes]`` at the input size, for any input size.
@@ -47,6 +48,8 @@ def unet(
         bottleneck: "double_conv" (the paper) or "aspp": atrous spatial pyramid pooling
             with ``aspp_rates`` and an image-pooling branch at the bottom of the U, so
             every pixel sees the whole input (an enclosed sea vs the ocean).
+        aspp_filters: channels of each ASPP branch and of its output (default: the
+            bottom level's ``base_filters * 2**depth``; fewer keep the model small).
     """
     where = "unet"
     input_shape = check_input_shape(input_shape, where)
@@ -73,8 +76,10 @@ def unet(
         x = keras.layers.MaxPooling2D(2, padding="same", name=f"encoder{level + 1}_pool")(x)
 
     if bottleneck == "aspp":
+        filters = base_filters * 2**depth if aspp_filters is None else check_positive_int(
+            aspp_filters, "aspp_filters", where)
         x = atrous_spatial_pyramid_pooling(
-            x, filters=base_filters * 2**depth, rates=tuple(aspp_rates), dropout=0.0,
+            x, filters=filters, rates=tuple(aspp_rates), dropout=0.0,
             normalization=normalization, name="bottleneck_aspp")
     else:
         x = double_conv(x, base_filters * 2**depth, name="bottleneck",

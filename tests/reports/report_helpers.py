@@ -50,6 +50,7 @@ def segmentation_run(folder, epochs=2):
     recipe["kwargs"].update(depth=2, base_filters=4)
     recipe["dataset"]["options"]["tile_size"] = 32
     recipe["dataset"]["limit"] = {"val": 24, "test": 24}  # keeps evaluate quick
+    recipe["dataset"].pop("val_protocol", None)  # val as 32-px tiles too, not whole regions
     folder.mkdir(parents=True, exist_ok=True)
     keras_segen.build("unet", **recipe["kwargs"]).save(folder / "model.keras")
     (folder / "run.json").write_text(json.dumps({"recipe": recipe}))

@@ -10,7 +10,7 @@ VARIANTS = {
     "unet_bilinear_group": ("unet", dict(
         depth=2, base_filters=4, normalization="group", upsampling="bilinear", dropout=0.2)),
     "unet_aspp_bottleneck": ("unet", dict(
-        depth=2, base_filters=4, bottleneck="aspp", aspp_rates=[1, 2])),
+        depth=2, base_filters=4, bottleneck="aspp", aspp_rates=[1, 2], aspp_filters=6)),
     "deeplabv3plus_os8_r50": ("deeplabv3plus", dict(
         encoder="resnet50", encoder_width=2, output_stride=8, aspp_filters=4,
         low_level_filters=2, decoder_filters=4)),

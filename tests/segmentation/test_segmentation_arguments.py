@@ -33,6 +33,7 @@ def test_bad_common_arguments(arch, kwargs, message):
         ("unet", {"depth": 0}, "depth must be an int >= 1"),
         ("unet", {"bottleneck": "transformer"}, r"bottleneck must be one of \('double_conv', 'aspp'\)"),
         ("unet", {"bottleneck": "aspp", "aspp_rates": [0]}, "ASPP rates must be"),
+        ("unet", {"bottleneck": "aspp", "aspp_filters": 0}, "aspp_filters must be an int >= 1"),
         ("unet", {"dropout": 1.0}, r"dropout must be a number in \[0, 1\)"),
         ("deeplabv3plus", {"output_stride": 32}, r"output_stride must be one of \(8, 16\)"),
         ("deeplabv3plus", {"encoder": "vgg16"}, "encoder must be one of .*resnet18.*resnet34.*resnet50"),

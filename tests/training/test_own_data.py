@@ -59,6 +59,7 @@ def test_an_architecture_and_a_folder_make_a_checked_recipe(tmp_path):
     finished = own_data.finish_recipe(recipe, counts, batch_size_given=False)
     assert finished["train"]["batch_size"] == 8  # the pipeline drops incomplete batches
     assert finished["dataset"]["source"] == f"{data.resolve()} (images: train 8, val 4)"
+    recipe["train"]["batch_size"] = 16  # as --batch-size 16 sets it
     with pytest.raises(ValueError, match="--batch-size 16 is larger than the 8 training"):
         own_data.finish_recipe(recipe, counts, batch_size_given=True)
 
