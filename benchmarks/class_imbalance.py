@@ -1,10 +1,10 @@
-"""Class imbalance, measured: the zoo U-Net recipe trained with each loss, weighting and
+"""Class imbalance, measured: the context U-Net recipe trained with each loss, weighting and
 crop sampling at one equal budget, scored on whole test regions (the lake class is 0.3%
 of the pixels).
 
     python benchmarks/class_imbalance.py [--budget SECONDS] [--only NAME ...] [--json PATH]
 
-Every variant is ``zoo/recipes/unet_bluemarble.json`` with only its loss, class
+Every variant is ``zoo/recipes/unet_context_bluemarble.json`` with only its loss, class
 weighting and lake-crop share changed, trained by ``keras_segen.train`` (same seed, data, model and time budget) into
 ``runs/benchmarks/class_imbalance/NAME``; a re-run resumes finished variants from their
 folders. The table gives test mIoU and lake IoU on whole regions (with and without the
@@ -19,7 +19,7 @@ import time
 from _common import format_table, machine, write_json
 
 # name -> (loss, class weighting, share of lake-centred crops); everything else is the
-# zoo recipe's.
+# context recipe's.
 CE = [["cross_entropy", 1.0]]
 CE_DICE = CE + [["dice", 0.5]]
 VARIANTS = {
@@ -31,14 +31,14 @@ VARIANTS = {
     "ce inverse weights": (CE, "inverse", 0.0),
     "ce median weights": (CE, "median", 0.0),
     "ce + lake crops": (CE, None, 0.67),
-    "zoo: ce+dice, inverse_sqrt weights, lake crops": (CE_DICE, "inverse_sqrt", 0.67),
+    "recipe: ce+dice, inverse_sqrt weights, lake crops": (CE_DICE, "inverse_sqrt", 0.67),
 }
 
 
 def variant_recipe(base, name, budget):
     loss, weighting, focus_rate = VARIANTS[name]
     recipe = copy.deepcopy(base)
-    recipe["name"] = "unet_bluemarble_" + "".join(c if c.isalnum() else "_" for c in name)
+    recipe["name"] = "unet_context_bluemarble_" + "".join(c if c.isalnum() else "_" for c in name)
     recipe["train"].update(loss=loss, class_weighting=weighting, time_budget_s=budget)
     recipe["train"]["augment"]["focus_rate"] = focus_rate
     return recipe
@@ -60,7 +60,7 @@ def main(argv=None):
     import keras_segen
     from keras_segen.training.recipes import load_recipe
 
-    base = load_recipe("unet_bluemarble")
+    base = load_recipe("unet_context_bluemarble")
     rows = []
     for name in args.only or VARIANTS:
         started = time.time()
