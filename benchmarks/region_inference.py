@@ -32,35 +32,31 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from keras_segen.datasets.recipe_data import load_recipe_split
-    from keras_segen.evaluation.segmentation import summarize_confusion
+    from keras_segen.evaluation.predictions import evaluate_predictions
     from keras_segen.evaluation.tta import with_tta
-    from keras_segen.inference import predict_probabilities
+    from keras_segen.inference import predict_mask
     from keras_segen.model_lookup import load_trained
 
     rows = []
     for source in args.models:
         model, meta = load_trained(source)
-        recipe = meta["recipe"]
-        dataset, info = load_recipe_split(recipe, "test", protocol="regions")
-        regions = list(dataset.as_numpy_iterator())
-        num_classes = len(info.class_names)
+        dataset, info = load_recipe_split(meta["recipe"], "test", protocol="regions")
+        dataset = dataset.cache()  # read once, predicted in every mode
+        count = int(dataset.reduce(0, lambda n, _: n + 1))
         for mode, (window, overlap, tta) in MODES.items():
             predictor = with_tta(model, tta)
-            confusion = np.zeros((num_classes, num_classes), np.int64)
+
+            def predict(images, predictor=predictor, window=window, overlap=overlap):
+                return np.stack([predict_mask(predictor, np.round(image * 255).astype(np.uint8),
+                                              window=window, overlap=overlap)
+                                 for image in images])
+
             started = time.perf_counter()
-            for image, mask in regions:
-                uint8 = np.round(image * 255).astype(np.uint8)
-                predicted = np.argmax(predict_probabilities(
-                    predictor, uint8, window=window, overlap=overlap), axis=-1)
-                keep = mask != 255
-                confusion += np.bincount(mask[keep] * num_classes + predicted[keep],
-                                         minlength=num_classes ** 2).reshape(
-                                             num_classes, num_classes)
+            scores = evaluate_predictions(predict, dataset, info.class_names, batch_size=1)
             seconds = time.perf_counter() - started
-            scores = summarize_confusion(confusion, info.class_names)
             rows.append({"model": source, "mode": mode, "mean_iou": scores["mean_iou"],
                          "lake": scores["per_class_iou"][info.class_names[-1]],
-                         "ms_per_region": 1000 * seconds / len(regions)})
+                         "ms_per_region": 1000 * seconds / count})
             print(f"{source} {mode}: mIoU {scores['mean_iou']:.4f}", flush=True)
     where = machine()
     columns = [("model", "model", "s"), ("mode", "mode", "s"), ("mean_iou", "mIoU", ".4f"),

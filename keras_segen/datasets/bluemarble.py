@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_segen.datasets import bluemarble_source as source
-from keras_segen.datasets.info import DatasetInfo
+from keras_segen.datasets.info import IGNORE_LABEL, DatasetInfo
 
 BLOCK = 384
 GRID_ROWS, GRID_COLS = 7, 14  # 2688 x 5376 pixels of the 2700 x 5400 mosaic
@@ -68,8 +68,6 @@ def _validate_split(split):
 def ignore_boxes_mask(mask, boxes):
     """``mask`` with the pixels whose centres lie in any of ``boxes`` (each
     ``[lat_south, lat_north, lon_west, lon_east]`` in degrees) set to the ignore label."""
-    from keras_segen.datasets.info import IGNORE_LABEL
-
     mask = mask.copy()
     lat = 90.0 - (np.arange(mask.shape[0]) + 0.5) * DEGREES_PER_PIXEL
     lon = -180.0 + (np.arange(mask.shape[1]) + 0.5) * DEGREES_PER_PIXEL

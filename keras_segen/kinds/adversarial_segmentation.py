@@ -34,9 +34,6 @@ class AdversarialSegmentationKind(SegmentationKind):
     def nan_monitors(self, model):
         return ["loss", "d_loss"]
 
-    def num_classes(self, model):
-        return model.num_classes
-
     def endpoints(self, model):
         return super().endpoints(model.segmenter)
 
