@@ -2,10 +2,13 @@
 crop sampling at one equal budget, scored on whole test regions (the lake class is 0.3%
 of the pixels).
 
-    python benchmarks/class_imbalance.py [--budget SECONDS] [--only NAME ...] [--json PATH]
+    python benchmarks/class_imbalance.py [--epochs N | --budget SECONDS] [--only NAME ...]
+
+``--epochs`` (default 20, 40 steps of 8 crops each) is the fair budget on a shared CPU:
+a wall-clock ``--budget`` gives fewer epochs to whichever variant ran beside another job.
 
 Every variant is ``zoo/recipes/unet_context_bluemarble.json`` with only its loss, class
-weighting and lake-crop share changed, trained by ``keras_segen.train`` (same seed, data, model and time budget) into
+weighting and lake-crop share changed, trained by ``keras_segen.train`` (same seed, data, model and budget) into
 ``runs/benchmarks/class_imbalance/NAME``; a re-run resumes finished variants from their
 folders. The table gives test mIoU and lake IoU on whole regions (with and without the
 Caspian) and on the 64-px tiles, with the CPU named.
@@ -35,11 +38,18 @@ VARIANTS = {
 }
 
 
-def variant_recipe(base, name, budget):
+def variant_recipe(base, name, *, epochs=None, budget=None):
+    """The base recipe with variant ``name``'s loss, weighting and lake-crop share, trained
+    for ``epochs`` (no time limit) or for ``budget`` seconds."""
     loss, weighting, focus_rate = VARIANTS[name]
     recipe = copy.deepcopy(base)
     recipe["name"] = "unet_context_bluemarble_" + "".join(c if c.isalnum() else "_" for c in name)
-    recipe["train"].update(loss=loss, class_weighting=weighting, time_budget_s=budget)
+    recipe["train"].update(loss=loss, class_weighting=weighting)
+    if epochs is not None:
+        recipe["train"]["epochs"] = epochs
+        recipe["train"].pop("time_budget_s", None)
+    else:
+        recipe["train"]["time_budget_s"] = budget
     recipe["train"]["augment"]["focus_rate"] = focus_rate
     return recipe
 
@@ -50,12 +60,20 @@ def recipe_folder(name):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--budget", type=float, default=600.0,
-                        help="training seconds per variant (default 600)")
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--epochs", type=int, default=None,
+                        help="epochs per variant (default 20 when --budget is not given)")
+    budget.add_argument("--budget", type=float, default=None,
+                        help="training seconds per variant instead of epochs")
     parser.add_argument("--only", nargs="+", choices=sorted(VARIANTS), metavar="NAME")
     parser.add_argument("--out", default="runs/benchmarks/class_imbalance")
     parser.add_argument("--json", default="runs/benchmarks/class_imbalance.json")
     args = parser.parse_args(argv)
+    if args.budget is None and args.epochs is None:
+        args.epochs = 20
+    if (args.epochs is not None and args.epochs < 1) or (args.budget is not None
+                                                         and args.budget <= 0):
+        parser.error("--epochs and --budget must be positive")
 
     import keras_segen
     from keras_segen.training.recipes import load_recipe
@@ -64,7 +82,8 @@ def main(argv=None):
     rows = []
     for name in args.only or VARIANTS:
         started = time.time()
-        results = keras_segen.train(variant_recipe(base, name, args.budget),
+        results = keras_segen.train(variant_recipe(base, name, epochs=args.epochs,
+                                                   budget=args.budget),
                                     pathlib.Path(args.out) / recipe_folder(name),
                                     verbose=0)
         row = {"variant": name, "epochs": results["trained_with"].get("epochs_completed"),
@@ -83,9 +102,12 @@ def main(argv=None):
                ("no_caspian_miou", "no Caspian mIoU", ".4f"), ("no_caspian_lake", "lake", ".4f"),
                ("tiles_miou", "tiles mIoU", ".4f"), ("tiles_lake", "lake", ".4f")]
     where = machine()
-    print(format_table(rows, columns, f"Class imbalance at {args.budget:.0f} s of training "
-                                      f"per variant, {where['cpu']}"))
-    write_json(args.json, {"machine": where, "budget_s": args.budget, "rows": rows})
+    budget = (f"{args.epochs} epochs" if args.epochs is not None
+              else f"{args.budget:.0f} s of training")
+    print(format_table(rows, columns, f"Class imbalance at {budget} per variant, "
+                                      f"{where['cpu']}"))
+    write_json(args.json, {"machine": where, "epochs": args.epochs, "budget_s": args.budget,
+                           "rows": rows})
     return rows
 
 

@@ -6,6 +6,7 @@ under runs/benchmarks/.
 import argparse
 import sys
 
+import batch_norm_fusion
 import classical_baselines
 import evaluation_cost
 import gpu_check
@@ -17,6 +18,7 @@ import region_inference
 import segformer_vs_keras_hub
 import serving_latency
 import serving_profile
+import training_profile
 import training_throughput
 
 
@@ -29,6 +31,8 @@ def main():
         print(f"dense matmul {name}: {rate / 1e9:.1f} GFLOP/s")
     training_throughput.main(rounds + (["--steps", "3"] if args.quick else []))
     recipe_cost.main(rounds + (["--steps", "3"] if args.quick else []))
+    training_profile.main(["--steps", "2" if args.quick else "10"])
+    batch_norm_fusion.main(rounds + (["--steps", "3"] if args.quick else []))
     segformer_vs_keras_hub.main(rounds + (["--steps", "1", "--sizes", "128"]
                                           if args.quick else []))
     input_pipeline.main(rounds + (["--steps", "5"] if args.quick else []))
