@@ -221,6 +221,19 @@ class LatentGAN(Family):
         return model.generator.weights + model.discriminator.trainable_weights
 
 
+class StyleGANFamily(LatentGAN):
+    """A latent GAN whose samples also depend on the tracked ``w_avg`` (truncation)."""
+
+    def outputs(self, model, inputs):
+        return super().outputs(model, inputs) + [model.generate(3, seed=5, truncation=0.5)]
+
+    def expected(self, model, n, size=None):
+        return super().expected(model, n, size) + [((3, *model.image_shape), "float32")]
+
+    def compared_weights(self, model):
+        return super().compared_weights(model) + model.generator_ema.weights + [model.w_avg]
+
+
 class ImageToImage(LatentGAN):
     def inputs(self, model, n, rng, size=None):
         ids = rng.integers(0, model.condition_channels, (n, *model.condition_shape[:2]))
@@ -270,6 +283,66 @@ class Variational(Family):
         model.compile(_optimizer(optimizer, self.sgd_learning_rate), run_eagerly=run_eagerly)
 
 
+class Autoregressive(Family):
+    """A likelihood model (PixelCNN): images in [0, 1] (+ labels) -> per-sub-pixel
+    distribution parameters; its own train_step (NLL), one optimizer."""
+
+    own_train_step = True
+
+    def _labels(self, model, n):
+        return _labels(n, model.num_classes) if model.num_classes else None
+
+    def inputs(self, model, n, rng, size=None):
+        images = rng.integers(0, 256, (n, *model.image_shape)).astype("float32") / 255.0
+        return images, self._labels(model, n)
+
+    def outputs(self, model, inputs):
+        images, labels = inputs
+        params = model(images if labels is None else [images, labels], training=False)
+        return [np.asarray(params), np.asarray(model.bits_per_dim(images, labels)),
+                model.generate(2, seed=5)]
+
+    def expected(self, model, n, size=None):
+        return [((n, *model.image_shape, model.params_per_channel), "float32"),
+                ((n,), "float32"), ((2, *model.image_shape), "float32")]
+
+    def batch(self, model, n, seed):
+        images, labels = self.inputs(model, n, np.random.default_rng(seed))
+        return (images,) if labels is None else (images, labels)
+
+    def compile(self, model, optimizer, run_eagerly=False):
+        model.compile(_optimizer(optimizer, self.sgd_learning_rate), run_eagerly=run_eagerly)
+
+
+class Diffusion(Family):
+    """A denoiser (DDIM): ``[x_t, t(, labels)] -> noise``; its own train_step, one
+    optimizer, EMA weights (model weights, so compared and saved with the rest)."""
+
+    own_train_step = True
+
+    def inputs(self, model, n, rng, size=None):
+        noisy = rng.standard_normal((n, *model.image_shape)).astype("float32")
+        timesteps = (np.arange(n) * 7 % model.timesteps).astype("int32")
+        if model.num_classes:
+            return [noisy, timesteps, _labels(n, model.num_classes)]
+        return [noisy, timesteps]
+
+    def outputs(self, model, inputs):
+        return [np.asarray(model(inputs, training=False)),
+                np.asarray(model.predict_noise(*inputs)), model.generate(3, seed=5, steps=2)]
+
+    def expected(self, model, n, size=None):
+        return [((n, *model.image_shape), "float32")] * 2 + [((3, *model.image_shape),
+                                                              "float32")]
+
+    def batch(self, model, n, seed):
+        images = _uniform(np.random.default_rng(seed), (n, *model.image_shape), -1.0, 1.0)
+        return (images, _labels(n, model.num_classes)) if model.num_classes else (images,)
+
+    def compile(self, model, optimizer, run_eagerly=False):
+        model.compile(_optimizer(optimizer, self.sgd_learning_rate), run_eagerly=run_eagerly)
+
+
 def _optimizer(name, sgd_learning_rate):
     if name == "adam":
         return keras.optimizers.Adam(1e-3)
@@ -281,6 +354,9 @@ def _optimizer(name, sgd_learning_rate):
 SEGMENTATION, CLASSIFICATION = Segmentation(), Classification()
 LATENT_GAN, IMAGE_TO_IMAGE, VARIATIONAL = LatentGAN(), ImageToImage(), Variational()
 ADVERSARIAL_SEGMENTATION = AdversarialSegmentation()
+AUTOREGRESSIVE = Autoregressive()
+STYLEGAN = StyleGANFamily()
+DIFFUSION = Diffusion()
 
 
 # --- the case table --------------------------------------------------------------------
@@ -347,6 +423,8 @@ _GENERATOR_TOLERANCE = {"logs": (1e-4, 1e-6), "weights": (1e-4, 1e-6)}
 _LATENT = dict(image_shape=(8, 8, 1), latent_dim=4, base_filters=4, seed=0)
 _VAE = dict(image_shape=(8, 8, 1), latent_dim=2, base_filters=4, depth=1, hidden_units=8,
             seed=0)
+_DIFFUSION = dict(image_shape=(8, 8, 1), widths=(4, 8), block_depth=1, embedding_dim=8,
+                  timesteps=50, sampling_steps=2, seed=0)
 
 CASES = (
     dataclasses.replace(
@@ -394,6 +472,22 @@ CASES = (
              discriminator_depth=1, seed=0),
         {"image_shape": (16, 12, 1), "condition_channels": 2},
         deterministic={"dropout": 0.0}, mirrored_tolerance=_GENERATOR_TOLERANCE),
+    # Minibatch-stddev groups of 2: the per-replica batch, so two replicas match one device.
+    ArchitectureCase("stylegan", STYLEGAN,
+                     dict(_LATENT, w_dim=4, mapping_layers=2, mbstd_group_size=2, r1_gamma=1.0),
+                     {"image_shape": (16, 12, 3)}, mirrored_tolerance=_GAN_TOLERANCE,
+                     slow=frozenset({"mirrored"})),  # R1's double backward: 24 s on 2 busy CPUs
+    # Second size: RGB (colour-ordered masks) and the logistic-mixture output.
+    ArchitectureCase("pixelcnn", AUTOREGRESSIVE,
+                     dict(image_shape=(6, 6, 1), filters=4, num_layers=2, seed=0),
+                     {"image_shape": (5, 7, 3), "filters": 6, "output": "logistic_mixture",
+                      "mixture_components": 2},
+                     mirrored_tolerance=_GENERATOR_TOLERANCE),
+    # Second size: padded inside the U-Net (11x9 -> 12x10) and class-conditional;
+    # tests/generation/test_diffusion.py runs every aspect of the conditional model too.
+    ArchitectureCase("ddim", DIFFUSION, dict(_DIFFUSION),
+                     {"image_shape": (11, 9, 3), "num_classes": 3},
+                     mirrored_tolerance=_GENERATOR_TOLERANCE),
 )
 CASES_BY_ARCH = {case.arch: case for case in CASES}
 

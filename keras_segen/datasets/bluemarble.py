@@ -200,8 +200,10 @@ def load(split: str = "train", *, tile_size: int = 64, min_classes: int = 1,
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     )
-    return dataset, _info("bluemarble", split, tile_size, tiles,
-                          "NASA Blue Marble tiles with ocean/land/lake masks, split by region")
+    info = _info("bluemarble", split, tile_size, tiles,
+                 "NASA Blue Marble tiles with ocean/land/lake masks, split by region")
+    info.extra["value_range"] = [0.0, 1.0]  # of the images (generative kinds read it)
+    return dataset, info
 
 
 def load_pairs(split: str = "train", *, tile_size: int = 64, condition: str = "mask",

@@ -65,7 +65,9 @@ from keras_segen.metrics.feature_distances import (
 )
 from keras_segen.metrics.image_quality import PSNR, SSIM
 
-KINDS = ("adversarial", "variational", "image_to_image")
+KINDS = ("adversarial", "variational", "image_to_image", "diffusion")
+# Kinds measured on samples of their prior alone (FID/KID/IS, classifier accuracy).
+SAMPLER_KINDS = ("adversarial", "diffusion")
 
 
 def model_kind(model) -> str:
@@ -138,7 +140,9 @@ class GenerationEvaluator:
             raise ValueError("a GAN is measured on classifier features only; pass a classifier")
         self.extractor = self.features_model = None
         try:
-            if kind == "image_to_image" and segmenter is not False:
+            # Diffusion samples of satellite tiles: on the U-Net too, when one is given.
+            if segmenter is not False and (kind == "image_to_image" or (
+                    kind == "diffusion" and segmenter is not None)):
                 segmenter = segmenter_source(segmenter)
                 self.features_model = segmentation_features(segmenter)
                 if not isinstance(segmenter, keras.Model):
@@ -149,7 +153,7 @@ class GenerationEvaluator:
             if self.extractor is not None:
                 check_fits(self.extractor, self.real.shape[1:])
         except (FileNotFoundError, FeatureModelUnfit) as err:
-            if kind == "adversarial":
+            if kind in SAMPLER_KINDS:
                 raise  # a GAN has nothing else to report
             self.extractor = self._feature_file = None
             self.notes.append(f"feature metrics skipped: {err}")
@@ -270,7 +274,7 @@ class GenerationEvaluator:
         else:
             num_images = (len(self.real) if num_images is None
                           else positive_int(num_images, "num_images"))
-            if kind == "adversarial":
+            if kind in SAMPLER_KINDS:
                 results = self._evaluate_sampler(model, num_images)
             else:
                 results = self._evaluate_autoencoder(model, num_images)
@@ -288,7 +292,8 @@ class GenerationEvaluator:
     def _evaluate_sampler(self, model, num_images):
         generated, labels = self._sample(model, num_images)
         results, probabilities = self.distances(generated)
-        results.update(self._inception_score(probabilities))
+        if self.features_model is None:  # a segmenter's outputs are maps, not class scores
+            results.update(self._inception_score(probabilities))
         if labels is not None:
             results.update(self._accuracy(probabilities, labels, "classifier_accuracy"))
             if self.labels is not None:

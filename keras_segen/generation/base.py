@@ -291,3 +291,23 @@ class GenerativeModel(keras.Model):
                 for key, value in config.items()
             }
         )
+
+
+class SingleOptimizerModel(GenerativeModel):
+    """A family trained by one optimizer on a loss it computes itself (VAE, PixelCNN)."""
+
+    COMPILE_OBJECTS = ("optimizer",)
+
+    def compile(self, optimizer="adam", **kwargs):
+        """Compile with one optimizer (a name, config or instance; an instance must be
+        made under the model's strategy scope, as in Keras). Its variables are created
+        here, under the strategy the model was built in, so a ``.keras`` reload
+        restores its state and a ``MirroredStrategy`` fit finds them mirrored."""
+        if "loss" in kwargs:
+            raise ValueError(f"{type(self).__name__} computes its own loss; do not pass loss=")
+        with self.distribute_strategy.scope():
+            super().compile(optimizer=optimizer, **kwargs)
+        self.build_optimizers({"optimizer": (self.optimizer, self.trainable_variables)})
+
+    def compile_arguments(self):
+        return {"optimizer": self.optimizer}

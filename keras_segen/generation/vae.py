@@ -16,7 +16,7 @@ import keras
 import tensorflow as tf
 from keras import layers, ops
 
-from keras_segen.generation.base import GenerativeModel, check_latents
+from keras_segen.generation.base import SingleOptimizerModel, check_latents
 from keras_segen.layers.sampling import Sampling
 from keras_segen.registry import register_architecture
 
@@ -162,7 +162,7 @@ def build_decoder(
 
 # -------------------------------------------------------------------------- model
 @keras.saving.register_keras_serializable(package="keras_segen")
-class VAE(GenerativeModel):
+class VAE(SingleOptimizerModel):
     """Variational autoencoder with its own ``train_step``/``test_step``.
 
     Args:
@@ -179,7 +179,6 @@ class VAE(GenerativeModel):
 
     # The model kind (keras_segen.kinds) that trains, evaluates and serves this class.
     KIND = "variational"
-    COMPILE_OBJECTS = ("optimizer",)
 
     def __init__(
         self, encoder, decoder, *, beta=1.0, reconstruction="bce", seed=None, **kwargs
@@ -321,21 +320,7 @@ class VAE(GenerativeModel):
     def metrics(self):
         return [self.loss_tracker, self.reconstruction_loss_tracker, self.kl_loss_tracker]
 
-    # ------------------------------------------------------------ compile / config
-    def compile(self, optimizer="adam", **kwargs):
-        """Compile with one optimizer (a name, config or instance; an instance must be
-        made under the model's strategy scope, as in Keras). Its variables are created
-        here, under the strategy the model was built in, so a ``.keras`` reload
-        restores its state and a ``MirroredStrategy`` fit finds them mirrored."""
-        if "loss" in kwargs:
-            raise ValueError(f"{type(self).__name__} computes its own loss; do not pass loss=")
-        with self.distribute_strategy.scope():
-            super().compile(optimizer=optimizer, **kwargs)
-        self.build_optimizers({"optimizer": (self.optimizer, self.trainable_variables)})
-
-    def compile_arguments(self):
-        return {"optimizer": self.optimizer}
-
+    # ------------------------------------------------------------ config (compile: base)
     def get_config(self):
         return {
             "name": self.name,

@@ -13,8 +13,10 @@ import difflib
 
 from keras_segen.kinds.adversarial import AdversarialKind
 from keras_segen.kinds.adversarial_segmentation import AdversarialSegmentationKind
+from keras_segen.kinds.autoregressive import AutoregressiveKind
 from keras_segen.kinds.base import ModelKind, TrainingData, split_names
 from keras_segen.kinds.classification import ClassificationKind
+from keras_segen.kinds.diffusion import DiffusionKind
 from keras_segen.kinds.image_to_image import ImageToImageKind
 from keras_segen.kinds.segmentation import SegmentationKind
 from keras_segen.kinds.variational import VariationalKind
@@ -33,7 +35,8 @@ def register_kind(kind: ModelKind) -> ModelKind:
 
 
 for _kind in (SegmentationKind(), ClassificationKind(), AdversarialKind(),
-              VariationalKind(), ImageToImageKind(), AdversarialSegmentationKind()):
+              VariationalKind(), ImageToImageKind(), AdversarialSegmentationKind(),
+              AutoregressiveKind(), DiffusionKind()):
     register_kind(_kind)
 
 

@@ -31,6 +31,9 @@ class AdversarialKind(GenerativeKind):
                                 "returns them in [0, 1]"})
 
     def endpoints(self, model):
+        # A family with signatures of its own (StyleGAN's truncation) declares them.
+        if hasattr(type(model), "serving_endpoints"):
+            return model.serving_endpoints()
         from keras_segen.serving.generation import gan_endpoints
 
         return gan_endpoints(model)

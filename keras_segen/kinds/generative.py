@@ -23,6 +23,20 @@ class GenerativeKind(ModelKind):
                       jit_compile=jit_compile_setting(train_cfg))
         return model
 
+    def compile_one_optimizer(self, model, train_cfg, *, adam_fallback=True):
+        """``compile`` of the families with one optimizer (VAE, PixelCNN, diffusion): the
+        recipe's ``train.optimizer``; without one, Adam at ``train.learning_rate`` (1e-3
+        if unset), or with ``adam_fallback=False`` the model's own default."""
+        import keras
+
+        from keras_segen.training.compiling import jit_compile_setting, make_optimizer
+
+        optimizer = make_optimizer(train_cfg.get("optimizer"))
+        if optimizer is None and adam_fallback:
+            optimizer = keras.optimizers.Adam(float(train_cfg.get("learning_rate", 1e-3)))
+        model.compile(optimizer=optimizer, jit_compile=jit_compile_setting(train_cfg))
+        return model
+
     # --- training -----------------------------------------------------------------
     def load_training_data(self, recipe, seed):
         from keras_segen.datasets.recipe_data import load_recipe_split

@@ -13,14 +13,7 @@ class VariationalKind(GenerativeKind):
     data_range = (0.0, 1.0)
 
     def compile(self, model, train_cfg, class_names=None, class_weights=None):
-        import keras
-
-        from keras_segen.training.compiling import jit_compile_setting, make_optimizer
-
-        optimizer = make_optimizer(train_cfg.get("optimizer")) or keras.optimizers.Adam(
-            float(train_cfg.get("learning_rate", 1e-3)))
-        model.compile(optimizer=optimizer, jit_compile=jit_compile_setting(train_cfg))
-        return model
+        return self.compile_one_optimizer(model, train_cfg)
 
     def picture_callbacks(self, model, out, recipe, data, seed):
         from keras_segen.callbacks.samples import SampleGrid, VAEReconstructions

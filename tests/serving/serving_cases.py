@@ -13,7 +13,8 @@ from architecture_harness import CASES_BY_ARCH
 # The served architectures, at the settings of the shared case table: exported once per
 # session by tests/conftest.py's ``architecture_exports`` (the harness's export aspect uses
 # the same exports).
-SERVED = ("cgan", "cvae", "dcgan", "pix2pix", "unet", "vae", "wgan_gp")
+SERVED = ("cgan", "cvae", "dcgan", "ddim", "pix2pix", "pixelcnn", "stylegan", "unet",
+          "vae", "wgan_gp")
 CASES = {arch: CASES_BY_ARCH[arch] for arch in SERVED}
 
 SEED = 3
@@ -105,6 +106,36 @@ def requests_and_answers(case, model):
         expected = {"images": to_uint8(model.translate(masks))}
         return {"translate": ({"masks": masks}, expected),
                 "serving_default": ({"masks": masks}, expected)}
+    if case == "ddim":
+        steps = np.array(3, np.int32)
+        z = rng.standard_normal((2, *model.image_shape)).astype(np.float32)
+        if model.num_classes:
+            raise KeyError("the served ddim case is the unconditional one")
+        return {
+            "serving_default": ({"z": z, "steps": steps},
+                                {"images": to_uint8(model.denoise_batch(z, steps=3))}),
+            "sample": ({**_sample_request(), "steps": steps},
+                       {"images": to_uint8(model.generate(5, seed=SEED, steps=3))}),
+        }
+    if case == "stylegan":
+        z = rng.standard_normal((4, model.latent_dim)).astype(np.float32)
+        truncation = np.array(0.7, np.float32)
+        images = to_uint8((np.asarray(model.synthesize(z, 0.7)) + 1) / 2)
+        return {
+            "serving_default": ({"z": z, "truncation": truncation}, {"images": images}),
+            "sample": ({**_sample_request(), "truncation": truncation},
+                       {"images": to_uint8(model.generate(5, seed=SEED, truncation=0.7))}),
+        }
+    if case == "pixelcnn":
+        images = random_images(rng, (3, *model.image_shape))
+        unit = images.astype(np.float32) / 255.0
+        likelihood = {"bits_per_dim": np.asarray(model.bits_per_dim(unit)),
+                      "log_prob": np.asarray(model.log_prob(unit))}
+        return {
+            "serving_default": ({"images": images}, likelihood),
+            "log_prob": ({"images": images}, likelihood),
+            "sample": (_sample_request(), {"images": to_uint8(model.generate(5, seed=SEED))}),
+        }
     raise KeyError(case)
 
 

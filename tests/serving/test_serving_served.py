@@ -29,6 +29,16 @@ EXPECTED_SIGNATURES = {
     "pix2pix": {"serving_default": (["masks"], ["images"]), "translate": (["masks"], ["images"])},
 }
 EXPECTED_SIGNATURES["wgan_gp"] = EXPECTED_SIGNATURES["dcgan"]
+EXPECTED_SIGNATURES["stylegan"] = {
+    "serving_default": (["truncation", "z"], ["images"]),
+    "sample": (["batch_size", "seed", "truncation"], ["images"])}
+EXPECTED_SIGNATURES["ddim"] = {
+    "serving_default": (["steps", "z"], ["images"]),
+    "sample": (["batch_size", "seed", "steps"], ["images"])}
+EXPECTED_SIGNATURES["pixelcnn"] = {
+    "serving_default": (["images"], ["bits_per_dim", "log_prob"]),
+    "log_prob": (["images"], ["bits_per_dim", "log_prob"]),
+    "sample": (["batch_size", "seed"], ["images"])}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
