@@ -6,7 +6,6 @@ under runs/benchmarks/.
 import argparse
 import sys
 
-import batch_norm_fusion
 import classical_baselines
 import evaluation_cost
 import gpu_check
@@ -32,7 +31,6 @@ def main():
     training_throughput.main(rounds + (["--steps", "3"] if args.quick else []))
     recipe_cost.main(rounds + (["--steps", "3"] if args.quick else []))
     training_profile.main(["--steps", "2" if args.quick else "10"])
-    batch_norm_fusion.main(rounds + (["--steps", "3"] if args.quick else []))
     segformer_vs_keras_hub.main(rounds + (["--steps", "1", "--sizes", "128"]
                                           if args.quick else []))
     input_pipeline.main(rounds + (["--steps", "5"] if args.quick else []))

@@ -4,7 +4,8 @@ predicts (what the ``evaluate``, ``predict``, ``generate`` and ``export`` comman
 * a zoo name goes through the zoo (``keras_segen.zoo.load``): card, sha256 of every
   artifact file, ``safe_mode`` load; the metadata comes from the card;
 * a training run folder (``model.keras`` beside ``metrics.json``) or a ``.keras`` file is
-  loaded as it is; the metadata comes from a ``metrics.json`` or ``card.json`` beside it.
+  loaded as it is; the metadata comes from a ``metrics.json`` or ``card.json`` beside it
+  (a run stopped before it evaluated: its ``run.json``).
 """
 import difflib
 import json
@@ -57,6 +58,13 @@ def model_metadata(model_path) -> dict:
                                  f"{_json_type(recipe)} ({recipe!r:.60})")
             return {"recipe": recipe, "class_names": meta.get("class_names", []),
                     "palette": meta.get("palette"), "card": None}
+    # A run stopped before its evaluation (killed, or still training) has only its claim
+    # file; its best checkpoint is evaluated with the recipe recorded there.
+    claim = model_path.parent / "run.json"
+    if claim.is_file():
+        recipe = _read_metadata(claim).get("recipe")
+        if isinstance(recipe, dict):
+            return {"recipe": recipe, "class_names": [], "palette": None, "card": None}
     return {"recipe": None, "class_names": [], "palette": None, "card": None}
 
 

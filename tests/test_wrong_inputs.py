@@ -134,6 +134,15 @@ def test_a_broken_metrics_json_is_named(tmp_path, text, problem):
     assert problem in str(raised.value)
 
 
+def test_a_run_stopped_before_its_evaluation_is_described_by_its_claim_file(tmp_path):
+    """A killed run has only run.json: its recipe still says what the checkpoint is."""
+    recipe = {"name": "r", "arch": "unet", "dataset": {"name": "bluemarble"}}
+    (tmp_path / "run.json").write_text(json.dumps({"recipe": recipe, "created": 1.0}))
+    assert model_metadata(tmp_path / "model.keras")["recipe"] == recipe
+    (tmp_path / "metrics.json").write_text(json.dumps({"recipe": {**recipe, "name": "m"}}))
+    assert model_metadata(tmp_path / "model.keras")["recipe"]["name"] == "m"  # it wins
+
+
 def test_a_broken_metrics_json_is_one_line_in_the_cli(tmp_path, capsys):
     (tmp_path / "model.keras").write_bytes(b"")
     (tmp_path / "metrics.json").write_text("[]")

@@ -8,7 +8,6 @@ from keras_segen.layers.conv_blocks import (
     double_conv,
     normalization_layer,
 )
-from keras_segen.layers.fused_batch_norm import FusedBatchNormalization
 from keras_segen.layers.mix_transformer import (
     DropPath,
     EfficientSelfAttention,
@@ -33,7 +32,6 @@ __all__ = [
     "CropToReference",
     "DropPath",
     "EfficientSelfAttention",
-    "FusedBatchNormalization",
     "HED_MEAN_BGR",
     "IMAGENET_CAFFE_MEAN_BGR",
     "MixFFN",

@@ -1,4 +1,4 @@
-"""Convolution + normalization + activation blocks built from Keras layers.
+"""Convolution + normalization + activation blocks built from stock Keras layers.
 
 They are plain functions over tensors (not layer subclasses) so that every weight keeps
 a readable, stable layer name in the enclosing functional model; the zoo relies on those
@@ -9,7 +9,6 @@ import math
 import keras
 
 from keras_segen.layers.atrous import AtrousConv2D
-from keras_segen.layers.fused_batch_norm import FusedBatchNormalization
 
 NORMALIZATIONS = ("batch", "group", "none")
 
@@ -35,8 +34,8 @@ def group_count(channels):
 def normalization_layer(normalization, channels, *, name, gamma_initializer="ones"):
     """A normalization layer named ``name``, or None for ``normalization="none"``."""
     check_normalization(normalization)
-    if normalization == "batch":  # Keras' layer with a fused training step
-        return FusedBatchNormalization(
+    if normalization == "batch":
+        return keras.layers.BatchNormalization(
             momentum=BATCH_NORM_MOMENTUM, gamma_initializer=gamma_initializer, name=name
         )
     if normalization == "group":

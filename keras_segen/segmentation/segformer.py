@@ -5,7 +5,7 @@ import numbers
 
 import keras
 
-from keras_segen.layers import FusedBatchNormalization, ResizeToReference, float32_logits
+from keras_segen.layers import ResizeToReference, float32_logits
 from keras_segen.layers.mix_transformer import MixTransformerBlock, OverlapPatchEmbedding
 from keras_segen.registry import register_architecture
 from keras_segen.segmentation._arguments import (
@@ -101,7 +101,7 @@ def segformer(
         projected.append(y)
     y = keras.layers.Concatenate(name="decoder_concat")(projected[::-1])  # deepest first
     y = keras.layers.Conv2D(decoder_dim, 1, use_bias=False, name="decoder_fuse")(y)
-    y = FusedBatchNormalization(name="decoder_fuse_bn")(y)
+    y = keras.layers.BatchNormalization(name="decoder_fuse_bn")(y)
     y = keras.layers.ReLU(name="decoder_fuse_relu")(y)
     if dropout:
         y = keras.layers.Dropout(dropout, name="decoder_dropout")(y)

@@ -1,12 +1,10 @@
-"""The training profile reads op times from the profiler's trace; the batch-norm benchmark
-compares against an exact Keras-BN clone."""
+"""The training profile reads op times from the profiler's trace of ``fit``."""
 import numpy as np
 import tensorflow as tf
 
 import keras
-from keras_segen.layers import FusedBatchNormalization, conv_norm_act
+from keras_segen.layers import conv_norm_act
 
-import batch_norm_fusion
 import training_profile
 
 
@@ -35,17 +33,5 @@ def test_profile_of_a_fit_has_the_convolutions_and_every_phase(tmp_path):
     op_types = {op for op, _ in totals}
     phases = {phase for _, phase in totals}
     assert any("Conv2D" in op for op in op_types)
-    assert any("FusedBatchNorm" in op for op in op_types)  # the fused training step
     assert {"backward", "optimizer", "loss", "forward and other"} <= phases
     assert all(ps > 0 for ps in totals.values())
-
-
-def test_keras_batch_norm_clone_is_the_same_model():
-    model = _tiny_model()
-    clone = batch_norm_fusion.with_keras_batch_norm(model)
-    layer = clone.get_layer("block_norm")
-    assert type(layer) is keras.layers.BatchNormalization
-    assert isinstance(model.get_layer("block_norm"), FusedBatchNormalization)
-    x = np.random.default_rng(1).random((2, 16, 16, 3)).astype("float32")
-    np.testing.assert_allclose(clone(x, training=True).numpy(),
-                               model(x, training=True).numpy(), atol=1e-5)
