@@ -38,15 +38,15 @@ from keras_segen.serving.endpoints import (
 )
 
 
-def _sample_specs():
+def sample_specs():
     return (spec([], tf.int32, "batch_size"), spec([], tf.int64, "seed"))
 
 
-def _sample_example():
+def sample_example():
     return {"batch_size": scalar_example(2, np.int32), "seed": scalar_example(0, np.int64)}
 
 
-def _prior(batch_size, seed, latent_dim, num_classes):
+def prior_latents(batch_size, seed, latent_dim, num_classes):
     """``(z, labels)`` for ``sample``: what ``GenerativeModel.sample_latents`` and
     ``labels_to_generate(None, n)`` give (normal latents seeded by ``sampling_seed``,
     classes in turn 0, 1, ...)."""
@@ -82,7 +82,7 @@ def gan_endpoints(model):
             return {"images": generate(z, labels)}
 
         def sample(batch_size, seed):
-            z, labels = _prior(batch_size, seed, latent_dim, num_classes)
+            z, labels = prior_latents(batch_size, seed, latent_dim, num_classes)
             return {"images": generate(z, labels), "labels": labels}
 
         default = Endpoint(
@@ -97,11 +97,11 @@ def gan_endpoints(model):
             return {"images": generate(z)}
 
         def sample(batch_size, seed):
-            z, _ = _prior(batch_size, seed, latent_dim, 0)
+            z, _ = prior_latents(batch_size, seed, latent_dim, 0)
             return {"images": generate(z)}
 
         default = Endpoint("serving_default", serving_default, (z_spec,), {"z": z_example})
-    return [default, Endpoint("sample", sample, _sample_specs(), _sample_example())]
+    return [default, Endpoint("sample", sample, sample_specs(), sample_example())]
 
 
 def vae_endpoints(model):
@@ -124,7 +124,7 @@ def vae_endpoints(model):
         return {"images": unit_to_uint8(model.reconstruct(uint8_to_unit(images), labels))}
 
     def sample(batch_size, seed):
-        z, labels = _prior(batch_size, seed, latent_dim, num_classes)
+        z, labels = prior_latents(batch_size, seed, latent_dim, num_classes)
         outputs = decode_outputs(z, labels)
         if num_classes:
             outputs["labels"] = labels
@@ -162,7 +162,7 @@ def vae_endpoints(model):
         Endpoint("reconstruct", reconstruct, image_specs, {**images, **labels}),
         Endpoint("encode", encode, image_specs, {**images, **labels}),
         Endpoint("decode", decode, z_specs, {**z, **labels}),
-        Endpoint("sample", sample, _sample_specs(), _sample_example()),
+        Endpoint("sample", sample, sample_specs(), sample_example()),
     ]
 
 

@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from keras_segen.generation.base import check_latents
 from keras_segen.serving.endpoints import Endpoint, scalar_example, spec, tanh_to_uint8
-from keras_segen.serving.generation import _prior, _sample_example, _sample_specs
+from keras_segen.serving.generation import prior_latents, sample_example, sample_specs
 
 
 def stylegan_endpoints(model):
@@ -34,7 +34,7 @@ def stylegan_endpoints(model):
         return {"images": generate(z, truncation, "serving_default")}
 
     def sample(batch_size, seed, truncation):
-        z, _ = _prior(batch_size, seed, latent_dim, 0)
+        z, _ = prior_latents(batch_size, seed, latent_dim, 0)
         return {"images": generate(z, truncation, "sample")}
 
     truncation_spec = spec([], tf.float32, "truncation")
@@ -43,6 +43,6 @@ def stylegan_endpoints(model):
         Endpoint("serving_default", serving_default,
                  (spec([None, latent_dim], tf.float32, "z"), truncation_spec),
                  {"z": np.zeros((2, latent_dim), np.float32), **truncation_example}),
-        Endpoint("sample", sample, (*_sample_specs(), truncation_spec),
-                 {**_sample_example(), **truncation_example}),
+        Endpoint("sample", sample, (*sample_specs(), truncation_spec),
+                 {**sample_example(), **truncation_example}),
     ]

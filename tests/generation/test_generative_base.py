@@ -133,9 +133,9 @@ def test_committed_zoo_artifacts_load_and_draw_their_recorded_images(name):
 
 
 def test_serving_sample_latents_are_generate_latents():
-    from keras_segen.serving.generation import _prior
+    from keras_segen.serving.generation import prior_latents
 
-    traced = tf.function(lambda n, seed: _prior(n, seed, 4, 3))
+    traced = tf.function(lambda n, seed: prior_latents(n, seed, 4, 3))
     for seed in SEEDS:
         z, labels = traced(tf.constant(5, tf.int32), tf.constant(seed, tf.int64))
         model = build("cvae")
