@@ -31,18 +31,8 @@ def evaluate_recipe_model(model, recipe, *, split=None, num_images=None, baselin
         num_images = eval_samples if num_images is None else num_images
     eval_cfg = recipe.get("evaluation", {})
     data_cfg = recipe["dataset"]
-    split = split or data_cfg.get("test_split", "test")
-    dataset, info = load_recipe_split(recipe, split)
-    evaluator = GenerationEvaluator(
-        dataset, kind=model_kind(model), data_range=info.extra.get("value_range"),
-        classifier=classifier if classifier is not None else eval_cfg.get("classifier"),
-        segmenter=segmenter if segmenter is not None else eval_cfg.get("segmenter"),
-        class_names=info.class_names or None, num_real=eval_samples,
-        kid_subset_size=int(eval_cfg.get("kid_subset_size", 1000)),
-        kid_subsets=int(eval_cfg.get("kid_subsets", 100)),
-        seed=int(eval_cfg.get("seed", 0)), cache=cache,
-        data_identity=_split_identity(recipe, split),
-    )
+    evaluator = recipe_evaluator(model_kind(model), recipe, split=split, num_real=eval_samples,
+                                 classifier=classifier, segmenter=segmenter, cache=cache)
     if num_images is None:
         num_images = eval_cfg.get("num_images")
     results = evaluator.evaluate(model, num_images=num_images)
@@ -54,6 +44,26 @@ def evaluate_recipe_model(model, recipe, *, split=None, num_images=None, baselin
             found["real_floor"] = {**evaluator.real_floor(train_data), "split": train_split}
         results["baselines"] = found
     return results
+
+
+def recipe_evaluator(kind, recipe, *, split=None, num_real=None, classifier=None,
+                     segmenter=None, cache=None, evaluator_class=GenerationEvaluator):
+    """The ``evaluator_class`` (a ``GenerationEvaluator``) of generative ``kind`` (a kind
+    name) on ``split`` (default: the recipe's test split) with the recipe's evaluation
+    settings; ``classifier`` / ``segmenter`` None: the recipe's."""
+    eval_cfg = recipe.get("evaluation", {})
+    split = split or recipe["dataset"].get("test_split", "test")
+    dataset, info = load_recipe_split(recipe, split)
+    return evaluator_class(
+        dataset, kind=kind, data_range=info.extra.get("value_range"),
+        classifier=classifier if classifier is not None else eval_cfg.get("classifier"),
+        segmenter=segmenter if segmenter is not None else eval_cfg.get("segmenter"),
+        class_names=info.class_names or None, num_real=num_real,
+        kid_subset_size=int(eval_cfg.get("kid_subset_size", 1000)),
+        kid_subsets=int(eval_cfg.get("kid_subsets", 100)),
+        seed=int(eval_cfg.get("seed", 0)), cache=cache,
+        data_identity=_split_identity(recipe, split),
+    )
 
 
 def _split_identity(recipe, split):

@@ -76,6 +76,13 @@ class AutoregressiveKind(GenerativeKind):
                            seed=sample_seed, every=every)]
 
     # --- evaluation ---------------------------------------------------------------
+    def curve_evaluator(self, recipe, *, split=None, num_real=None):
+        """The shared evaluator's sampling path (FID/KID/IS of ``generate``'s images)."""
+        from keras_segen.evaluation.recipe_model import recipe_evaluator
+
+        return recipe_evaluator("adversarial", recipe, split=split, num_real=num_real,
+                                evaluator_class=_sampler_evaluator_class())
+
     def evaluate(self, model, recipe, split, *, batch_size=None, num_images=None,
                  baselines=None, class_names=None, eval_samples=None):
         """``bits_per_dim`` on ``split`` (at most ``eval_samples`` images) plus the FID/KID/IS
@@ -85,7 +92,6 @@ class AutoregressiveKind(GenerativeKind):
         (fresh weights seeded by ``train.seed``: bits/dim, FID) and ``real_floor``."""
         from keras_segen.datasets.recipe_data import load_recipe_split
         from keras_segen.evaluation.feature_models import FeatureModelUnfit
-        from keras_segen.evaluation.recipe_model import _split_identity
         from keras_segen.generation.base import positive_int
 
         eval_cfg = recipe.get("evaluation", {})
@@ -95,19 +101,13 @@ class AutoregressiveKind(GenerativeKind):
             positive_int(num_images, "num_images")
         num_images = num_images or eval_samples or eval_cfg.get("num_images")
         batch_size = int(batch_size or 256)
-        dataset, info = load_recipe_split(recipe, split)
+        dataset, _ = load_recipe_split(recipe, split)
         bits, count = held_out_bits_per_dim(model, dataset, limit=eval_samples,
                                             batch_size=batch_size)
         results = {"bits_per_dim": bits, "num_likelihood_images": count}
         evaluator = None
         try:
-            evaluator = _sampler_evaluator_class()(
-                dataset, kind="adversarial", data_range=info.extra.get("value_range"),
-                classifier=eval_cfg.get("classifier"), class_names=info.class_names or None,
-                num_real=eval_samples, batch_size=batch_size,
-                kid_subset_size=int(eval_cfg.get("kid_subset_size", 1000)),
-                kid_subsets=int(eval_cfg.get("kid_subsets", 100)),
-                seed=int(eval_cfg.get("seed", 0)), data_identity=_split_identity(recipe, split))
+            evaluator = self.curve_evaluator(recipe, split=split, num_real=eval_samples)
             results.update(evaluator.evaluate(model, num_images=num_images))
         except (FileNotFoundError, FeatureModelUnfit) as err:
             results["notes"] = [f"sample metrics (FID/KID/IS) skipped: {err}"]

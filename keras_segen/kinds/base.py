@@ -10,7 +10,7 @@ The hooks fall in five groups:
 * compile: ``compile(model, train_cfg, class_names, class_weights)``;
 * training (the one trainer, ``keras_segen.training.trainer``, calls them in order):
   ``load_training_data`` -> ``pipelines`` -> ``checkpoint_monitor`` / ``nan_monitors``
-  / ``picture_callbacks`` / ``reporter`` -> ``evaluate_run`` -> ``summary``;
+  / ``metric_callbacks`` / ``picture_callbacks`` / ``reporter`` -> ``evaluate_run`` -> ``summary``;
 * evaluation: ``evaluate`` (one split, ``keras-segen evaluate``) and ``format_results``;
 * zoo cards: ``evaluated_splits``, ``classes_used_as``, ``io_records``,
   ``write_samples``, ``feature_model_paths``, ``baselines``;
@@ -70,6 +70,11 @@ class ModelKind:
 
     def picture_callbacks(self, model, out, recipe, data, seed) -> list:
         """Callbacks drawing what the model does while it trains (overlays, samples)."""
+        return []
+
+    def metric_callbacks(self, model, recipe, data, seed) -> list:
+        """Callbacks that add measurements to the epoch's logs (before the history
+        logger), e.g. a generative model's FID curve."""
         return []
 
     def reporter(self, recipe, data=None, *, split=None):

@@ -66,6 +66,23 @@ class GenerativeKind(ModelKind):
         cfg = recipe["train"].get("samples", {})
         return cfg, int(cfg.get("every", 1)), int(cfg.get("seed", seed))
 
+    def metric_callbacks(self, model, recipe, data, seed):
+        """``train.fid_curve: {"every", "num_images"}``: FID every few epochs on the test
+        split (``keras_segen.callbacks.fid_curve``)."""
+        cfg = recipe["train"].get("fid_curve")
+        if not cfg:
+            return []
+        from keras_segen.callbacks.fid_curve import FidCurve
+
+        return [FidCurve(lambda: self.curve_evaluator(recipe), every=int(cfg.get("every", 5)),
+                         num_images=int(cfg.get("num_images", 2000)))]
+
+    def curve_evaluator(self, recipe, *, split=None, num_real=None):
+        """The evaluator of the final measurement (``evaluate``), for the FID curve."""
+        from keras_segen.evaluation.recipe_model import recipe_evaluator
+
+        return recipe_evaluator(self.name, recipe, split=split, num_real=num_real)
+
     def reporter(self, recipe, data=None, *, split=None):
         """Curves, FID, the run's per-epoch pictures and, for kinds that sample a prior,
         the nearest training images of samples drawn with the pictures' seed."""

@@ -196,6 +196,14 @@ def _plateau(v):
     return v
 
 
+def _fid_curve(v):
+    """``{"every": epochs >= 1, "num_images": >= 1}`` (both optional)."""
+    if not isinstance(v, dict) or set(v) - {"every", "num_images"} or not all(
+            _is_int(x) and x > 0 for x in v.values()):
+        raise _Bad('an object of every (epochs, >= 1) and num_images (>= 1)')
+    return v
+
+
 def _license(v):
     if isinstance(v, str):
         return v
@@ -237,6 +245,7 @@ TRAIN_FIELDS = {
     "schedule": (_text, False), "checkpoint": (_text, False),
     "eval_samples": (_optional(_pos_int), False),
     "reduce_lr_on_plateau": (_optional(_plateau), False),
+    "fid_curve": (_optional(_fid_curve), False),
 }
 EVALUATION_FIELDS = {
     "num_images": (_optional(_pos_int), False), "seed": (_int, False),

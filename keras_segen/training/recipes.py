@@ -94,6 +94,9 @@ class TrainSpec:
     # {"factor", "patience", "min_lr"}: Keras' ReduceLROnPlateau on the kind's checkpoint
     # metric, for runs long enough to reach a plateau.
     reduce_lr_on_plateau: dict | None = None
+    # Generative recipes: {"every", "num_images"}: FID every few epochs into the history
+    # (keras_segen.callbacks.fid_curve), the curve that shows where FID flattens.
+    fid_curve: dict | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -85,6 +85,7 @@ def _callbacks(kind, model, work, recipe, data, seed, strategy):
         SafeBackupAndRestore(str(work / "backup"), checkpoint, delete_checkpoint=False),
         saver,
         *([plateau] if plateau else []),  # before the logger: history.csv gets the rate
+        *kind.metric_callbacks(model, recipe, data, seed),  # before the logger, too
         ResumableCSVLogger(work / "history.csv"),
         keras.callbacks.TensorBoard(str(work / "logs"), write_graph=False),
         *kind.picture_callbacks(model, work, recipe, data, seed),

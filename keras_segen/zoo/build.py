@@ -12,7 +12,7 @@ Steps:
    (rebuilt from the recipe, trained weights copied in, saved uncompiled; a file already
    without optimizer state is copied byte for byte), loaded back with ``safe_mode``;
 3. the card's metrics, measured on that file (``zoo.evaluation``), sample PNGs
-   (``zoo.samples``) and the TF Serving export (``keras_segen.serving.export``) when
+   (``zoo.samples``), the run's learning curve (``zoo.learning_curve``) and the TF Serving export (``keras_segen.serving.export``) when
    that module is installed;
 4. publish: the staging folder is renamed into ``zoo/artifacts/NAME``, then the card is
    written (atomically, last) and the index regenerated. An interrupted build leaves
@@ -41,6 +41,7 @@ from keras_segen.zoo.evaluation import (
     generation_baselines,
 )
 from keras_segen.zoo.index import write_index
+from keras_segen.zoo.learning_curve import learning_curve, write_curve_picture
 from keras_segen.training.compiling import compile_for_recipe
 from keras_segen.zoo.samples import write_samples
 from keras_segen.zoo.schema import MODEL_FILE
@@ -324,6 +325,9 @@ def build_entry(name, *, from_run=None, from_model=None, time_budget=None, run_d
                       "splits": describe.evaluated_splits(recipe),
                       "feature_models": _feature_models(recipe)}
         write_samples(model, recipe, classes, staging)
+        curve = None if from_model else learning_curve(run, recipe)
+        if curve:
+            write_curve_picture(run, recipe, staging)
         stages.add(1)
 
         trained_with = dict(run_record.get("trained_with") or {})
@@ -331,7 +335,8 @@ def build_entry(name, *, from_run=None, from_model=None, time_budget=None, run_d
         card_args = dict(num_params=model.count_params(), metrics=metrics,
                          trained_with=trained_with, class_names=names,
                          palette=classes.get("palette"), overrides=overrides or None,
-                         baselines=_portable(baselines) or None, evaluation=evaluation, url=url)
+                         baselines=_portable(baselines) or None, evaluation=evaluation, url=url,
+                         learning_curve=curve)
         draft = make_card(stored, files=file_records(staging, name), **card_args)
         export_serving(model, staging, draft, names)
         stages.add(1)

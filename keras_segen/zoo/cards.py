@@ -60,7 +60,7 @@ def write_card(card) -> pathlib.Path:
 
 def make_card(recipe, *, num_params, files=(), metrics=None, trained_with=None,
               class_names=None, palette=None, overrides=None, baselines=None,
-              evaluation=None, url=None) -> dict:
+              evaluation=None, url=None, learning_curve=None) -> dict:
     """A card for ``recipe`` (see ``keras_segen.zoo.schema.CARD_SCHEMA``)."""
     dataset = describe.dataset_record(recipe)
     model_input, model_output = describe.io_records(recipe)
@@ -82,6 +82,8 @@ def make_card(recipe, *, num_params, files=(), metrics=None, trained_with=None,
         card["baselines"] = baselines
     if evaluation:
         card["evaluation"] = evaluation
+    if learning_curve:
+        card["learning_curve"] = learning_curve
     card.update({
         "num_params": int(num_params),
         "size_bytes": sum(record["bytes"] for record in files),

@@ -84,6 +84,11 @@ CARD_SCHEMA = {
         "splits": Field(list, items=_STR),
         "feature_models": Field(dict),
     }),
+    "learning_curve": Field(dict, required=False, fields={
+        "source": Field(str),
+        "epochs": Field(list, items=Field(int)),
+        "values": Field(dict, values=Field(list, items=Field((int, float), nullable=True))),
+    }),
     "num_params": Field(int),
     "size_bytes": Field(int),
     "files": Field(list, items=_FILE),

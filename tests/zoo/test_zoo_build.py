@@ -22,7 +22,15 @@ def test_build_registers_a_complete_entry(built_zoo):
     # Paths are relative to the zoo folder, so every one names a file of the tree.
     assert all((built_zoo / path).is_file() for path in paths)
     assert {f"artifacts/{TINY}/model.keras", f"artifacts/{TINY}/samples/test_overlays.png",
-            f"artifacts/{TINY}/samples/test_regions.png"} <= paths
+            f"artifacts/{TINY}/samples/test_regions.png",
+            f"artifacts/{TINY}/samples/learning_curve.png"} <= paths
+    # The run's history, epoch by epoch: losses and the checkpoint metric with its twin.
+    curve = card["learning_curve"]
+    epochs = len(curve["epochs"])
+    assert curve["epochs"] == list(range(1, epochs + 1)) and epochs >= 1
+    assert {"loss", "val_loss", "mean_iou", "val_mean_iou"} <= set(curve["values"])
+    assert all(len(values) == epochs for values in curve["values"].values())
+    assert 0 <= curve["values"]["val_mean_iou"][-1] <= 1
     assert any(p.startswith(f"artifacts/{TINY}/serving/{TINY}/1/") and p.endswith("saved_model.pb")
                for p in paths)
     assert not build._has_optimizer_state(folder / "model.keras")
