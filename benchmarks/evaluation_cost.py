@@ -23,7 +23,10 @@ import numpy as np  # noqa: E402
 import _common  # noqa: E402
 
 SAMPLERS = ("dcgan_fashion_mnist", "wgangp_fashion_mnist", "cgan_fashion_mnist",
-            "vae_fashion_mnist", "cvae_fashion_mnist", "pix2pix_bluemarble")
+            "stylegan_fashion_mnist", "vae_fashion_mnist", "cvae_fashion_mnist",
+            "ddim_fashion_mnist", "ddim_bluemarble", "pixelcnn_fashion_mnist",
+            "pix2pix_bluemarble")
+PARTS = ("features", "sampling", "segmentation")
 REGION = 384
 
 
@@ -79,9 +82,11 @@ def feature_metric_rows(num, rounds):
     return rows
 
 
-def sampling_rows(rounds, batch=256):
+def sampling_rows(rounds, batch=256, samplers=SAMPLERS):
+    """``generate(batch)`` (``translate`` for pix2pix) of each entry, at the sampling
+    settings of its recipe (a diffusion model's ``sampling_steps``)."""
     rows = []
-    for name in SAMPLERS:
+    for name in samplers:
         model, weights = _zoo_model(name)
         if name.startswith("pix2pix"):  # translates condition maps: no prior to sample
             height, width = model.generator.input_shape[1:3]
@@ -114,12 +119,20 @@ def main(argv=None):
     parser.add_argument("--num", type=int, default=10000, help="samples for FID/KID/IS")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", default="runs/benchmarks/evaluation_cost.json")
+    parser.add_argument("--only", choices=PARTS, action="append",
+                        help="measure only this part (repeatable; default: all)")
+    parser.add_argument("--samplers", nargs="+", choices=SAMPLERS, default=SAMPLERS,
+                        metavar="RECIPE", help="the zoo entries whose sampling is timed")
     args = parser.parse_args(argv)
     if args.num < 2:
         parser.error(f"--num must be at least 2 (FID needs two samples), got {args.num}")
+    if args.rounds < 1:
+        parser.error(f"--rounds must be at least 1, got {args.rounds}")
     machine = _common.machine()
-    rows = (feature_metric_rows(args.num, args.rounds) + sampling_rows(args.rounds)
-            + segmentation_rows(args.rounds))
+    parts = args.only or PARTS
+    rows = ((feature_metric_rows(args.num, args.rounds) if "features" in parts else [])
+            + (sampling_rows(args.rounds, samplers=args.samplers) if "sampling" in parts else [])
+            + (segmentation_rows(args.rounds) if "segmentation" in parts else []))
     columns = [("what", "what", ""), ("seconds", "seconds", ".3f"),
                ("ms_img", "ms/img (or /region)", ".3f"), ("per_s", "regions/s", ".2f"),
                ("value", "value", ".4g"), ("weights", "weights", "")]

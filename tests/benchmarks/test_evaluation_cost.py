@@ -15,3 +15,12 @@ def test_refuses_fewer_than_two_samples(capsys):
     with pytest.raises(SystemExit) as raised:
         evaluation_cost.main(["--num", "1"])
     assert raised.value.code == 2 and "--num must be at least 2" in capsys.readouterr().err
+
+
+def test_only_one_part_and_one_sampler(tmp_path):
+    rows = evaluation_cost.main(["--only", "sampling", "--samplers", "dcgan_fashion_mnist",
+                                 "--rounds", "1", "--json", str(tmp_path / "cost.json")])
+    (row,) = rows
+    assert row["what"] == "dcgan_fashion_mnist generate(256)"
+    assert row["ms_img"] == pytest.approx(1e3 * row["seconds"] / 256)
+    assert (tmp_path / "cost.json").is_file()
