@@ -194,7 +194,7 @@ def test_sampling_arguments_are_checked(model):
 
 
 def test_one_step_moves_the_ema_by_the_decay():
-    m = keras_segen.build("ddim", **{**TINY, "ema_decay": 0.9})
+    m = keras_segen.build("ddim", **{**TINY, "ema_decay": 0.9, "ema_warmup": 0})
     _randomize_output(m)
     m.compile(keras.optimizers.SGD(0.1), run_eagerly=True)
     before = [w.numpy() for w in m.ema_denoiser.weights]
@@ -207,6 +207,24 @@ def test_one_step_moves_the_ema_by_the_decay():
         moved += not np.allclose(old, new)
     assert moved > 0 and not m.ema_denoiser.trainable_weights
     assert len(m.trainable_weights) == len(m.denoiser.weights)
+
+
+@pytest.mark.parametrize("steps", [1, 3])
+def test_the_ema_warm_up_follows_the_weights_early(steps):
+    # After n steps the decay is min(d, (1 + n) / (warmup + n)): 2/11 after the first.
+    m = keras_segen.build("ddim", **{**TINY, "ema_decay": 0.99, "ema_warmup": 10})
+    _randomize_output(m)
+    m.compile(keras.optimizers.SGD(0.1), run_eagerly=True)
+    m.fit(_images(4 * steps), batch_size=4, epochs=1, verbose=0)
+    # Replay the recursion on the recorded weights of the last step.
+    before = [w.numpy() for w in m.ema_denoiser.weights]
+    m.fit(_images(4), batch_size=4, verbose=0)
+    n = steps + 1
+    decay = min(0.99, (1 + n) / (10 + n))
+    for ema, old, new in zip(m.ema_denoiser.weights, before, m.denoiser.weights):
+        np.testing.assert_allclose(ema.numpy(), decay * old + (1 - decay) * new.numpy(),
+                                   rtol=1e-5, atol=1e-7)
+    assert m.get_config()["ema_warmup"] == 10
 
 
 def test_ema_weights_survive_a_keras_round_trip(tmp_path):
@@ -281,6 +299,7 @@ def test_default_architecture_has_attention_at_the_lowest_resolution():
     ({"schedule": "quadratic"}, "schedule must be one of"),
     ({"timesteps": 1}, "timesteps must be an int >= 2"),
     ({"ema_decay": 1.5}, r"ema_decay must be a number in \[0, 1\]"),
+    ({"ema_warmup": -1}, r"ema_warmup must be an int >= 0"),
     ({"guidance_dropout": 1.0}, r"guidance_dropout must be a number in \[0, 1\)"),
     ({"guidance": -0.5}, "guidance must be a finite number >= 0"),
     ({"widths": ()}, "widths must be a non-empty sequence"),
