@@ -64,9 +64,17 @@ Hooks a subclass overrides: ``TRACKER_NAMES``, ``default_optimizers()``, ``train
 * ``generate(num_images, *, seed, labels=None, batch_size=256)`` (the base's) ->
   numpy float32 images in [0, 1], a function of the seed (and batch size, to float
   rounding); ``generate_batch`` maps the tanh output to [0, 1].
+* **generator EMA** (``ema_decay`` > 0; Karras et al.'s ``G_ema``, Yazici et al. 2019):
+  ``generator_ema``, a frozen copy of the generator made at construction and saved with
+  the ``.keras`` file. After each generator step its trainable weights follow
+  ``ema <- g + ema_decay * (ema - g)`` and its other weights (batch-norm statistics)
+  are copied. ``call``, ``generate`` and serving sample from ``sampling_generator``:
+  the EMA copy, or the trained generator when ``ema_decay`` is 0 (the default).
 * Hooks: ``generator_inputs(z, labels)``, ``discriminator_inputs(images, labels)``,
   ``draw_latents(batch_size)``, ``prepare_labels(labels)`` (the base's).
 """
+
+import numbers
 
 import numpy as np
 import tensorflow as tf
@@ -303,8 +311,13 @@ class LatentGAN(AdversarialModel):
     """
 
     def __init__(
-        self, generator, discriminator, *, latent_dim, image_shape, num_classes=0, **kwargs
+        self, generator, discriminator, *, latent_dim, image_shape, num_classes=0,
+        ema_decay=0.0, **kwargs
     ):
+        if isinstance(ema_decay, bool) or not isinstance(ema_decay, numbers.Real) \
+                or not 0.0 <= ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay!r}")
+        self.ema_decay = float(ema_decay)  # build() (called by the base's __init__) reads it
         super().__init__(generator, discriminator, **kwargs)
         self.latent_dim = int(latent_dim)
         self.image_shape = tuple(int(d) for d in image_shape)
@@ -318,8 +331,51 @@ class LatentGAN(AdversarialModel):
             latent_dim=self.latent_dim,
             image_shape=list(self.image_shape),
             num_classes=self.num_classes,
+            ema_decay=self.ema_decay,
         )
         return config
+
+    def build(self, input_shape=None):
+        # Called by AdversarialModel.__init__; every weight lives in the sub-models.
+        if self.ema_decay and getattr(self, "generator_ema", None) is None:
+            generator = self.generator
+            ema = type(generator).from_config(
+                {**generator.get_config(), "name": f"{generator.name}_ema"})
+            ema.set_weights(generator.get_weights())
+            ema.trainable = False  # moved by update_ema, never by an optimizer
+            self.generator_ema = ema
+        self.built = True
+
+    @property
+    def sampling_generator(self):
+        """The generator that samples: ``generator_ema``, or ``generator`` without one."""
+        return self.generator_ema if self.ema_decay else self.generator
+
+    def update_ema(self):
+        """``ema <- g + ema_decay * (ema - g)`` for the trainable generator weights; the
+        others (batch-norm moving statistics) are copied."""
+        decay = self.ema_decay
+        pairs = list(zip(self.generator_ema.weights, self.generator.weights))
+
+        def update(ema, weight, trainable):
+            if not trainable:
+                return ema.assign(weight)
+            return ema.assign(weight + decay * (ema - weight))
+
+        if not tf.distribute.has_strategy():
+            for ema, weight in pairs:
+                update(ema, weight, weight.trainable)
+            return
+
+        # Mirrored weights are equal on every replica after the update: assign once per
+        # device from the cross-replica context (the copies have no aggregation). A
+        # generator's batch-norm statistics are per replica: copied from this device's.
+        def update_everywhere(strategy):
+            for ema, weight in pairs:
+                strategy.extended.update(ema.value, update,
+                                         args=(weight.value, weight.trainable))
+
+        tf.distribute.get_replica_context().merge_call(update_everywhere)
 
     # --- inputs -----------------------------------------------------------------------
 
@@ -361,8 +417,8 @@ class LatentGAN(AdversarialModel):
                 )
             z, labels = inputs
             z = ops.convert_to_tensor(z)  # a functional call can't mix arrays and tensors
-            return self.generator([z, self.prepare_labels(labels)], training=training)
-        return self.generator(inputs, training=training)
+            return self.sampling_generator([z, self.prepare_labels(labels)], training=training)
+        return self.sampling_generator(inputs, training=training)
 
     # --- training ---------------------------------------------------------------------
 
@@ -402,6 +458,8 @@ class LatentGAN(AdversarialModel):
             loss = generator_loss(self.g_loss_fn, fake_logits)
             scaled_loss = self.g_optimizer.scale_loss(loss)
         self.apply_update(self.g_optimizer, tape, scaled_loss, self.generator.trainable_variables)
+        if self.ema_decay:
+            self.update_ema()
         return {"g_loss": self.unscale_for_distribution(loss)}
 
     def train_step(self, data):
@@ -435,7 +493,7 @@ class LatentGAN(AdversarialModel):
     def generate_batch(self, z, labels):
         z = check_latents(z, self.latent_dim, f"{type(self).__name__}.generate_batch")
         labels = None if labels is None else ops.convert_to_tensor(labels)
-        images = self.generator(self.generator_inputs(z, labels), training=False)
+        images = self.sampling_generator(self.generator_inputs(z, labels), training=False)
         images = ops.convert_to_numpy(ops.cast(images, "float32"))
         return np.clip((images + 1.0) / 2.0, 0.0, 1.0).astype(np.float32)
 

@@ -95,10 +95,12 @@ def cgan(
     embedding_dim=50,
     label_smoothing=0.0,
     loss="non_saturating",
+    ema_decay=0.0,
     seed=None,
     name="cgan",
 ):
-    """Class-conditional GAN: label-embedding generator, projection or concat discriminator."""
+    """Class-conditional GAN: label-embedding generator, projection or concat discriminator.
+    ``ema_decay`` > 0: sample from an EMA of the generator's weights (``LatentGAN``)."""
     image_shape = tuple(int(d) for d in image_shape)
     if isinstance(num_classes, bool) or int(num_classes) != num_classes or num_classes < 2:
         raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}")
@@ -119,6 +121,7 @@ def cgan(
         num_classes=num_classes,
         adversarial_loss=loss,
         label_smoothing=label_smoothing,
+        ema_decay=ema_decay,
         seed=seed,
         name=name,
     )

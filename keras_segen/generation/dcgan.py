@@ -164,10 +164,12 @@ def dcgan(
     base_filters=64,
     label_smoothing=0.0,
     loss="non_saturating",
+    ema_decay=0.0,
     seed=None,
     name="dcgan",
 ):
-    """DCGAN: transposed-conv generator and conv discriminator with batch norm."""
+    """DCGAN: transposed-conv generator and conv discriminator with batch norm.
+    ``ema_decay`` > 0: sample from an EMA of the generator's weights (``LatentGAN``)."""
     return build_latent_gan(DCGAN, image_shape, latent_dim, base_filters, "batch",
                             name=name, adversarial_loss=loss,
-                            label_smoothing=label_smoothing, seed=seed)
+                            label_smoothing=label_smoothing, ema_decay=ema_decay, seed=seed)

@@ -160,10 +160,13 @@ def wgan_gp(
     base_filters=64,
     critic_steps=5,
     gp_weight=10.0,
+    ema_decay=0.0,
     seed=None,
     name="wgan_gp",
 ):
-    """WGAN-GP: DCGAN generator, layer-normalized critic, gradient penalty."""
+    """WGAN-GP: DCGAN generator, layer-normalized critic, gradient penalty.
+    ``ema_decay`` > 0: sample from an EMA of the generator's weights (``LatentGAN``)."""
     return build_latent_gan(WGANGP, image_shape, latent_dim, base_filters, "layer",
                             name=name, discriminator_role="critic",
-                            critic_steps=critic_steps, gp_weight=gp_weight, seed=seed)
+                            critic_steps=critic_steps, gp_weight=gp_weight,
+                            ema_decay=ema_decay, seed=seed)

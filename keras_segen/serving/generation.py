@@ -66,7 +66,9 @@ def gan_endpoints(model):
             f"cannot export {model.name!r}: a GAN needs a `generator` keras.Model and a "
             "`latent_dim` (as keras_segen's LatentGAN has)"
         )
-    generator, latent_dim = model.generator, int(model.latent_dim)
+    # The EMA generator of a model trained with one (LatentGAN.sampling_generator).
+    generator = getattr(model, "sampling_generator", model.generator)
+    latent_dim = int(model.latent_dim)
     num_classes = int(getattr(model, "num_classes", 0) or 0)
 
     def generate(z, labels=None):

@@ -167,3 +167,42 @@ def test_compile_accepts_named_losses_and_default_optimizers():
     assert model.d_loss_fn.label_smoothing == 0.1 and model.g_loss_fn.label_smoothing == 0.0
     assert float(model.g_optimizer.learning_rate) == pytest.approx(2e-4)
     assert float(model.d_optimizer.beta_1) == pytest.approx(0.5)
+
+
+# --- generator EMA ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_a_training_step_moves_the_ema_generator_by_the_decay(arch):
+    model = build(arch, ema_decay=0.9)
+    model.compile(g_optimizer=keras.optimizers.SGD(0.1), d_optimizer=keras.optimizers.SGD(0.1))
+    assert not model.generator_ema.trainable_weights  # no optimizer moves it
+    before = [w.numpy() for w in model.generator_ema.weights]
+    model.fit(*batch(model), batch_size=BATCH, verbose=0)
+    moved = 0
+    for ema, weight, old in zip(model.generator_ema.weights, model.generator.weights, before):
+        now = weight.numpy()
+        if weight.trainable:
+            np.testing.assert_allclose(ema.numpy(), now + 0.9 * (old - now), rtol=1e-5, atol=1e-6)
+            moved += not np.allclose(old, now)
+        else:  # batch-norm statistics: the trained generator's, copied
+            np.testing.assert_array_equal(ema.numpy(), now)
+    assert moved
+    # Sampling reads the average, not the trained weights.
+    z = np.random.default_rng(1).normal(size=(2, 8)).astype("float32")
+    inputs = [z, np.array([0, 1])] if model.num_classes else z
+    labels = [0, 1] if model.num_classes else None
+    expected = (np.asarray(model.generator_ema(inputs, training=False)) + 1) / 2
+    np.testing.assert_allclose(model.generate_batch(z, labels), np.clip(expected, 0, 1),
+                               atol=1e-6)
+    raw = (np.asarray(model.generator(inputs, training=False)) + 1) / 2
+    assert not np.allclose(model.generate_batch(z, labels), np.clip(raw, 0, 1), atol=1e-6)
+
+
+def test_without_ema_there_is_no_copy_and_bad_decays_are_refused():
+    assert getattr(build("dcgan"), "generator_ema", None) is None
+    model = build("dcgan")
+    assert model.sampling_generator is model.generator and model.get_config()["ema_decay"] == 0
+    for bad in (1.0, -0.1, True):
+        with pytest.raises(ValueError, match="ema_decay must be in"):
+            build("dcgan", ema_decay=bad)

@@ -58,8 +58,10 @@ def _served_values(model):
     """How many values the signatures read: the networks each family serves from."""
     if getattr(model, "ema_denoiser", None) is not None:  # diffusion samples with the EMA
         return model.ema_denoiser.count_params()
-    if getattr(model, "sampling_generator", None) is not None:  # StyleGAN: EMA G + w_avg
-        return model.sampling_generator.count_params() + int(np.prod(model.w_avg.shape))
+    if getattr(model, "sampling_generator", None) is not None:  # GANs: EMA G or G
+        w_avg = getattr(model, "w_avg", None)  # StyleGAN's truncation centre
+        return model.sampling_generator.count_params() + (
+            0 if w_avg is None else int(np.prod(w_avg.shape)))
     served = [getattr(model, name) for name in ("generator", "encoder", "decoder")
               if getattr(model, name, None) is not None] or [fold_batch_norms(model)]
     return sum(network.count_params() for network in served)

@@ -225,11 +225,6 @@ class StyleGAN(LatentGAN):
         if isinstance(w_avg_decay, bool) or not isinstance(w_avg_decay, numbers.Real) \
                 or not 0.0 <= w_avg_decay < 1.0:
             raise ValueError(f"w_avg_decay must be in [0, 1), got {w_avg_decay!r}")
-        if isinstance(ema_decay, bool) or not isinstance(ema_decay, numbers.Real) \
-                or not 0.0 <= ema_decay < 1.0:
-            raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay!r}")
-        # build() (called by AdversarialModel.__init__) reads it.
-        self.ema_decay = float(ema_decay)
         if adversarial_loss != "non_saturating":
             raise ValueError("StyleGAN trains with the non-saturating logistic loss and R1; "
                              f"adversarial_loss must be 'non_saturating', got {adversarial_loss!r}")
@@ -239,7 +234,8 @@ class StyleGAN(LatentGAN):
             raise ValueError("StyleGAN: the generator must hold layers named 'mapping' and "
                              "'synthesis' (build it with stylegan_generator)")
         super().__init__(generator, discriminator, latent_dim=latent_dim,
-                         image_shape=image_shape, adversarial_loss=adversarial_loss, **kwargs)
+                         image_shape=image_shape, adversarial_loss=adversarial_loss,
+                         ema_decay=ema_decay, **kwargs)
         self.num_ws = int(self.synthesis.input_shape[1])
         self.w_dim = int(self.synthesis.input_shape[2])
         self.style_mixing = float(style_mixing)
@@ -250,14 +246,9 @@ class StyleGAN(LatentGAN):
         self._sampling_truncation = None
 
     def build(self, input_shape=None):
-        # Called by AdversarialModel.__init__ (every other weight lives in the sub-models).
-        if self.ema_decay and getattr(self, "generator_ema", None) is None:
-            generator = self.generator
-            ema = type(generator).from_config(
-                {**generator.get_config(), "name": f"{generator.name}_ema"})
-            ema.set_weights(generator.get_weights())
-            ema.trainable = False  # moved by update_ema, never by an optimizer
-            self.generator_ema = ema
+        # Called by AdversarialModel.__init__ (every other weight lives in the sub-models);
+        # LatentGAN's makes generator_ema.
+        super().build(input_shape)
         if getattr(self, "w_avg", None) is None:
             w_dim = int(self.generator.get_layer("synthesis").input_shape[2])
             # Mean aggregation: each replica assigns its own EMA, the variable keeps their
@@ -266,11 +257,6 @@ class StyleGAN(LatentGAN):
                                          trainable=False, dtype="float32", autocast=False,
                                          aggregation="mean", name="w_avg")
         self.built = True
-
-    @property
-    def sampling_generator(self):
-        """The generator that samples: ``generator_ema``, or ``generator`` without one."""
-        return self.generator_ema if self.ema_decay else self.generator
 
     @property
     def mapping(self):
@@ -288,7 +274,7 @@ class StyleGAN(LatentGAN):
         config.pop("label_smoothing", None)
         config.update(style_mixing=self.style_mixing, r1_gamma=self.r1_gamma,
                       r1_every=self.r1_every, truncation_psi=self.truncation_psi,
-                      w_avg_decay=self.w_avg_decay, ema_decay=self.ema_decay)
+                      w_avg_decay=self.w_avg_decay)
         return config
 
     def default_optimizers(self):
@@ -429,27 +415,6 @@ class StyleGAN(LatentGAN):
         """``w_avg <- mean(w) + w_avg_decay * (w_avg - mean(w))`` (this replica's batch)."""
         batch_mean = ops.mean(ops.cast(tf.stop_gradient(w), "float32"), axis=0)
         self.w_avg.assign(batch_mean + self.w_avg_decay * (self.w_avg - batch_mean))
-
-    def update_ema(self):
-        """``ema <- g + ema_decay * (ema - g)`` for every trainable generator weight."""
-        decay = self.ema_decay
-        pairs = [(ema, weight) for ema, weight in
-                 zip(self.generator_ema.weights, self.generator.weights) if weight.trainable]
-
-        def update(ema, weight):
-            return ema.assign(weight + decay * (ema - weight))
-
-        if not tf.distribute.has_strategy():
-            for ema, weight in pairs:
-                update(ema, weight)
-            return
-        # Mirrored weights are equal on every replica after the update: assign once per
-        # device from the cross-replica context (the copies have no aggregation).
-        def update_everywhere(strategy):
-            for ema, weight in pairs:
-                strategy.extended.update(ema.value, update, args=(weight.value,))
-
-        tf.distribute.get_replica_context().merge_call(update_everywhere)
 
     def test_step(self, data):
         real_images, _ = self.unpack_batch(data)
