@@ -65,20 +65,32 @@ from keras_segen.metrics.feature_distances import (
 )
 from keras_segen.metrics.image_quality import PSNR, SSIM
 
-KINDS = ("adversarial", "variational", "image_to_image", "diffusion")
-# Kinds measured on samples of their prior alone (FID/KID/IS, classifier accuracy).
-SAMPLER_KINDS = ("adversarial", "diffusion")
+def measured_by(kind):
+    """How a kind's models are measured -- ``"samples"`` (of the prior: FID/KID/IS,
+    classifier accuracy), ``"reconstructions"`` (and prior samples) or
+    ``"translations"`` -- as the kind says (``GenerativeKind.measured_by``); None for a
+    kind that is not generative."""
+    from keras_segen.kinds import get_kind
+
+    return getattr(get_kind(kind), "measured_by", None)
+
+
+def generative_kinds() -> list:
+    """The registered kinds this module measures."""
+    from keras_segen.kinds import kind_names
+
+    return [name for name in kind_names() if measured_by(name)]
 
 
 def model_kind(model) -> str:
-    """The generative kind of ``model`` (``keras_segen.kinds``): ``"adversarial"``,
-    ``"variational"`` or ``"image_to_image"``; TypeError for any other model."""
+    """The generative kind of ``model`` (``keras_segen.kinds``), e.g. ``"adversarial"``,
+    ``"variational"``, ``"image_to_image"``; TypeError for any other model."""
     from keras_segen.kinds import kind_of
 
     kind = kind_of(model).name
-    if kind not in KINDS:
+    if measured_by(kind) is None:
         raise TypeError(f"{getattr(model, 'name', type(model).__name__)!r} is a {kind} "
-                        f"model, not a generative one ({', '.join(KINDS)})")
+                        f"model, not a generative one ({', '.join(generative_kinds())})")
     return kind
 
 
@@ -89,7 +101,8 @@ class GenerationEvaluator:
         data: held-out data: ``(images, labels)`` for GANs and VAEs, ``(conditions,
             targets)`` for pix2pix -- a ``tf.data.Dataset`` (batched or not) or a tuple
             of numpy arrays (labels may be None for unconditional models).
-        kind: ``"adversarial"``, ``"variational"`` or ``"image_to_image"`` (see
+        kind: a generative kind's name, e.g. ``"adversarial"``, ``"variational"``,
+            ``"image_to_image"``, ``"diffusion"``, ``"autoregressive"`` (see
             ``model_kind``).
         data_range: value range of the images / targets in ``data``; default: what that
             kind's recipes train on (the kind's ``data_range``).
@@ -111,9 +124,10 @@ class GenerationEvaluator:
     def __init__(self, data, *, kind, data_range=None, classifier=None, segmenter=None,
                  num_real=None, class_names=None, batch_size=256, kid_subset_size=1000,
                  kid_subsets=100, seed=0, cache=None, data_identity=None):
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        if kind not in generative_kinds():
+            raise ValueError(f"kind must be one of {generative_kinds()}, got {kind!r}")
         self.kind = kind
+        self.measure = measured_by(kind)
         from keras_segen.kinds import get_kind
 
         self.data_range = tuple(data_range or get_kind(kind).data_range)
@@ -127,7 +141,7 @@ class GenerationEvaluator:
         self.data_identity = data_identity
         self._feature_file = None
         first, second = collect(data, num_real, self.batch_size)
-        if kind == "image_to_image":
+        if self.measure == "translations":
             if second is None:
                 raise ValueError("pix2pix evaluation data must be (conditions, targets) pairs")
             self.conditions = first.astype(np.float32)
@@ -136,25 +150,26 @@ class GenerationEvaluator:
         else:
             self.real = to_unit_range(first, self.data_range)
             self.labels = None if second is None else np.asarray(second).reshape(-1)
-        if kind == "adversarial" and classifier is False:
-            raise ValueError("a GAN is measured on classifier features only; pass a classifier")
+        if self.measure == "samples" and classifier is False and segmenter in (None, False):
+            raise ValueError(f"a {kind} model is measured on the features of its samples "
+                             "only; pass a classifier (or a segmenter)")
         self.extractor = self.features_model = None
         try:
-            # Diffusion samples of satellite tiles: on the U-Net too, when one is given.
-            if segmenter is not False and (kind == "image_to_image" or (
-                    kind == "diffusion" and segmenter is not None)):
+            # Samples of satellite tiles (diffusion): on the U-Net too, when one is given.
+            if segmenter is not False and (self.measure == "translations" or (
+                    self.measure == "samples" and segmenter is not None)):
                 segmenter = segmenter_source(segmenter)
                 self.features_model = segmentation_features(segmenter)
                 if not isinstance(segmenter, keras.Model):
                     self._feature_file = segmenter
-            elif kind != "image_to_image" and classifier is not False:
+            elif self.measure != "translations" and classifier is not False:
                 self.extractor = feature_classifier(classifier)
                 self._feature_file = self.extractor.model_path
             if self.extractor is not None:
                 check_fits(self.extractor, self.real.shape[1:])
         except (FileNotFoundError, FeatureModelUnfit) as err:
-            if kind in SAMPLER_KINDS:
-                raise  # a GAN has nothing else to report
+            if self.measure == "samples":
+                raise  # a sampler has nothing else to report
             self.extractor = self._feature_file = None
             self.notes.append(f"feature metrics skipped: {err}")
         self._real_embedding = None
@@ -269,12 +284,12 @@ class GenerationEvaluator:
         kind = model_kind(model)
         if kind != self.kind:
             raise ValueError(f"this evaluator measures {self.kind} models; got a model of kind {kind!r}")
-        if kind == "image_to_image":
+        if self.measure == "translations":
             results = self._evaluate_translation(model)
         else:
             num_images = (len(self.real) if num_images is None
                           else positive_int(num_images, "num_images"))
-            if kind in SAMPLER_KINDS:
+            if self.measure == "samples":
                 results = self._evaluate_sampler(model, num_images)
             else:
                 results = self._evaluate_autoencoder(model, num_images)
@@ -383,7 +398,7 @@ class GenerationEvaluator:
             raise ValueError("the real-vs-real floor needs a feature model")
         wanted = len(self.real) if num_images is None else positive_int(num_images, "num_images")
         first, second = collect(other_data, wanted, self.batch_size)
-        images = to_unit_range(second if self.kind == "image_to_image" else first,
+        images = to_unit_range(second if self.measure == "translations" else first,
                                self.data_range)
 
         def compute():

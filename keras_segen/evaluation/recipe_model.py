@@ -47,14 +47,13 @@ def evaluate_recipe_model(model, recipe, *, split=None, num_images=None, baselin
 
 
 def recipe_evaluator(kind, recipe, *, split=None, num_real=None, classifier=None,
-                     segmenter=None, cache=None, evaluator_class=GenerationEvaluator):
-    """The ``evaluator_class`` (a ``GenerationEvaluator``) of generative ``kind`` (a kind
-    name) on ``split`` (default: the recipe's test split) with the recipe's evaluation
+                     segmenter=None, cache=None):
+    """The ``GenerationEvaluator`` of generative ``kind`` (a kind name) on ``split`` (default: the recipe's test split) with the recipe's evaluation
     settings; ``classifier`` / ``segmenter`` None: the recipe's."""
     eval_cfg = recipe.get("evaluation", {})
     split = split or recipe["dataset"].get("test_split", "test")
     dataset, info = load_recipe_split(recipe, split)
-    return evaluator_class(
+    return GenerationEvaluator(
         dataset, kind=kind, data_range=info.extra.get("value_range"),
         classifier=classifier if classifier is not None else eval_cfg.get("classifier"),
         segmenter=segmenter if segmenter is not None else eval_cfg.get("segmenter"),

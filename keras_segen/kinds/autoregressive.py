@@ -37,25 +37,6 @@ def held_out_bits_per_dim(model, dataset, *, limit=None, batch_size=256):
     return -total / (dims * math.log(2.0)), count
 
 
-def _sampler_evaluator_class():
-    from keras_segen.evaluation.generation import GenerationEvaluator
-    from keras_segen.generation.base import positive_int
-
-    class SampleEvaluator(GenerationEvaluator):
-        """The shared evaluator's prior-sampling path (FID/KID/IS, class accuracy) for a
-        model of any kind that has ``generate(n, seed=, labels=)``."""
-
-        def evaluate(self, model, num_images=None):
-            num_images = (len(self.real) if num_images is None
-                          else positive_int(num_images, "num_images"))
-            results = self._evaluate_sampler(model, num_images)
-            if self.notes:
-                results["notes"] = list(self.notes)
-            return results
-
-    return SampleEvaluator
-
-
 class AutoregressiveKind(GenerativeKind):
     name = "autoregressive"
     headline_metrics = ("bits_per_dim", "fid")
@@ -76,13 +57,6 @@ class AutoregressiveKind(GenerativeKind):
                            seed=sample_seed, every=every)]
 
     # --- evaluation ---------------------------------------------------------------
-    def curve_evaluator(self, recipe, *, split=None, num_real=None):
-        """The shared evaluator's sampling path (FID/KID/IS of ``generate``'s images)."""
-        from keras_segen.evaluation.recipe_model import recipe_evaluator
-
-        return recipe_evaluator("adversarial", recipe, split=split, num_real=num_real,
-                                evaluator_class=_sampler_evaluator_class())
-
     def evaluate(self, model, recipe, split, *, batch_size=None, num_images=None,
                  baselines=None, class_names=None, eval_samples=None):
         """``bits_per_dim`` on ``split`` (at most ``eval_samples`` images) plus the FID/KID/IS

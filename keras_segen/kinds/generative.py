@@ -14,6 +14,9 @@ class GenerativeKind(ModelKind):
     keeps_labels = False
     # ``model.generate(n, seed=...)`` draws from a prior (image-to-image models translate).
     samples_from_prior = True
+    # What the generation evaluator measures (keras_segen.evaluation.generation):
+    # "samples" of the prior, "reconstructions" (autoencoders) or "translations".
+    measured_by = "samples"
 
     def compile(self, model, train_cfg, class_names=None, class_weights=None):
         from keras_segen.training.compiling import jit_compile_setting, make_optimizer

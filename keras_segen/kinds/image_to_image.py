@@ -14,6 +14,7 @@ class ImageToImageKind(GenerativeKind):
     headline_metrics = ("psnr", "fid")
     keeps_labels = True  # the "labels" of a pair are its target images
     samples_from_prior = False
+    measured_by = "translations"
 
     def picture_callbacks(self, model, out, recipe, data, seed):
         from keras_segen.callbacks.samples import Pix2PixTriplets

@@ -11,6 +11,7 @@ class VariationalKind(GenerativeKind):
     name = "variational"
     headline_metrics = ("psnr", "sample_fid")
     data_range = (0.0, 1.0)
+    measured_by = "reconstructions"  # and samples of the prior
 
     def compile(self, model, train_cfg, class_names=None, class_weights=None):
         return self.compile_one_optimizer(model, train_cfg)

@@ -185,7 +185,7 @@ def test_pix2pix_without_segmenter_and_bad_data(classifier):
         evaluate_generator(model, conditions, segmenter=False)
     with pytest.raises(ValueError, match="4 images but 3"):
         evaluate_generator(model, (conditions, targets[:3]), segmenter=False)
-    with pytest.raises(ValueError, match="GAN is measured on classifier features"):
+    with pytest.raises(ValueError, match="adversarial model is measured on the features of its samples"):
         GenerationEvaluator((REAL, LABELS), kind="adversarial", classifier=False)
     evaluator = GenerationEvaluator((REAL, LABELS), kind="adversarial", classifier=classifier)
     with pytest.raises(ValueError,
