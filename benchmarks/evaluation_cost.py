@@ -45,6 +45,13 @@ def _zoo_model(name):
         return keras_segen.load(name), "trained"
     except FileNotFoundError:
         return keras_segen.load(name, weights=False), "untrained (no weights here)"
+    except KeyError:  # a recipe without a zoo entry yet: its architecture
+        from keras_segen import registry
+        from keras_segen.training.recipes import load_recipe
+
+        recipe = load_recipe(name)
+        return (registry.build(recipe["arch"], **recipe["kwargs"]),
+                "untrained (recipe only, no zoo entry)")
 
 
 def feature_metric_rows(num, rounds):
