@@ -82,7 +82,7 @@ import tensorflow as tf
 import keras
 from keras import ops
 
-from keras_segen.generation.base import GenerativeModel, check_latents
+from keras_segen.generation.base import GenerativeModel, check_latents, frozen_copy
 from keras_segen.layers.sampling import draw_for_this_replica
 from keras_segen.losses.adversarial import (
     discriminator_loss,
@@ -338,12 +338,7 @@ class LatentGAN(AdversarialModel):
     def build(self, input_shape=None):
         # Called by AdversarialModel.__init__; every weight lives in the sub-models.
         if self.ema_decay and getattr(self, "generator_ema", None) is None:
-            generator = self.generator
-            ema = type(generator).from_config(
-                {**generator.get_config(), "name": f"{generator.name}_ema"})
-            ema.set_weights(generator.get_weights())
-            ema.trainable = False  # moved by update_ema, never by an optimizer
-            self.generator_ema = ema
+            self.generator_ema = frozen_copy(self.generator)  # moved by update_ema
         self.built = True
 
     @property

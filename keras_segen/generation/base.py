@@ -78,6 +78,18 @@ def positive_int(value, what):
     return int(value)
 
 
+def frozen_copy(network, suffix="_ema"):
+    """``network``'s architecture as a second, non-trainable network named
+    ``NAME<suffix>`` holding its current weights: the weight average (EMA) that a family
+    moves itself, never an optimizer."""
+    config = keras.saving.serialize_keras_object(network)
+    config["config"]["name"] = f"{network.name}{suffix}"
+    copy = keras.saving.deserialize_keras_object(config)
+    copy.set_weights(network.get_weights())
+    copy.trainable = False
+    return copy
+
+
 def check_latents(z, latent_dim, where):
     """``z`` as float32 ``[N, latent_dim]``, every value finite (a NaN or inf latent gives
     a black or garbage image, with no error, from every generator).

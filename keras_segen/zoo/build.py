@@ -41,7 +41,7 @@ from keras_segen.zoo.evaluation import (
     generation_baselines,
 )
 from keras_segen.zoo.index import write_index
-from keras_segen.zoo.learning_curve import learning_curve, write_curve_picture
+from keras_segen.zoo.learning_curve import learning_curve
 from keras_segen.training.compiling import compile_for_recipe
 from keras_segen.zoo.samples import write_samples
 from keras_segen.zoo.schema import MODEL_FILE
@@ -325,9 +325,7 @@ def build_entry(name, *, from_run=None, from_model=None, time_budget=None, run_d
                       "splits": describe.evaluated_splits(recipe),
                       "feature_models": _feature_models(recipe)}
         write_samples(model, recipe, classes, staging)
-        curve = None if from_model else learning_curve(run, recipe)
-        if curve:
-            write_curve_picture(run, recipe, staging)
+        curve = None if from_model else learning_curve(run, recipe, picture_folder=staging)
         stages.add(1)
 
         trained_with = dict(run_record.get("trained_with") or {})

@@ -37,12 +37,16 @@ def quality_columns(recipe, history) -> list:
     return loss_columns(history)
 
 
-def learning_curve(run_dir, recipe):
+def learning_curve(run_dir, recipe, picture_folder=None):
     """``{"source", "epochs", "values": {column: [number or None per epoch]}}`` of the
-    run in ``run_dir``; None without a history (an entry packaged from a model file)."""
+    run in ``run_dir``; None without a history (an entry packaged from a model file).
+    ``picture_folder``: also draw the quality curve there (``PICTURE``; the build's
+    staging folder, published whole)."""
     history = history_columns(run_dir)
     if not history:
         return None
+    if picture_folder is not None:
+        _write_picture(history, recipe, picture_folder)
     return {
         "source": "history.csv of the training run (epochs from 1; null: not measured "
                   "that epoch)",
@@ -52,14 +56,9 @@ def learning_curve(run_dir, recipe):
     }
 
 
-def write_curve_picture(run_dir, recipe, folder):
-    """``folder/samples/learning_curve.png`` (the quality curve); its path, or None.
-    ``folder`` is the build's staging folder, published whole."""
+def _write_picture(history, recipe, folder):
     from keras_segen.reports.curves import curve_image
 
-    history = history_columns(run_dir)
-    if not history:
-        return None
     columns = [c for c in quality_columns(recipe, history) if not c.startswith("val_")
                or c.removeprefix("val_") not in history]
     image = curve_image(history, columns, title=f"{recipe['name']}: learning curve",

@@ -38,7 +38,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_segen.generation.base import GenerativeModel, positive_int, sampling_seed
+from keras_segen.generation.base import (
+    GenerativeModel,
+    frozen_copy,
+    positive_int,
+    sampling_seed,
+)
 from keras_segen.generation.diffusion import schedule as schedules
 from keras_segen.generation.diffusion.denoiser import build_denoiser, unet_resolutions
 from keras_segen.layers.sampling import draw_for_this_replica
@@ -76,16 +81,6 @@ def _num_classes(value):
             or value == 1:
         raise ValueError(f"num_classes must be 0 (unconditional) or an int >= 2, got {value!r}")
     return int(value)
-
-
-def _clone_for_ema(denoiser):
-    """The denoiser's architecture as a second, non-trainable network with its weights."""
-    config = keras.saving.serialize_keras_object(denoiser)
-    config["config"]["name"] = f"{denoiser.name}_ema"
-    ema = keras.saving.deserialize_keras_object(config)
-    ema.set_weights(denoiser.get_weights())
-    ema.trainable = False
-    return ema
 
 
 @keras.saving.register_keras_serializable(package="keras_segen")
@@ -140,7 +135,7 @@ class DDIM(GenerativeModel):
         self.sampling_steps = self._check_steps(sampling_steps, "sampling_steps")
         self.seed = seed
         self.denoiser = denoiser
-        self.ema_denoiser = _clone_for_ema(denoiser) if ema_denoiser is None else ema_denoiser
+        self.ema_denoiser = frozen_copy(denoiser) if ema_denoiser is None else ema_denoiser
         self.ema_denoiser.trainable = False
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.loss_tracker = keras.metrics.Mean(name="loss")
